@@ -1,0 +1,268 @@
+"""The DynamoDB-compatible backend: an embedded moto server, or any endpoint the user names.
+
+Every command and notebook takes an endpoint (``--endpoint-url`` / ``STREAMSIM_ENDPOINT_URL``);
+without one, streamsim starts moto's server on 127.0.0.1 and a free port. moto's server has no
+locking and races under concurrent requests (duplicate sequence numbers, lost updates: see
+docs/backends.md), so the embedded server handles one request at a time.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import threading
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from streamsim.errors import BackendError
+
+#: The blog's region (its stream ARN is in eu-central-1).
+DEFAULT_REGION = "eu-central-1"
+ENDPOINT_ENV = "STREAMSIM_ENDPOINT_URL"
+REGION_ENV = "STREAMSIM_REGION"
+#: Dummy credentials for local endpoints: never a real account's keys.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "streamsim", "aws_secret_access_key": "streamsim"}
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What served a run: saved with every result so figures name their backend."""
+
+    name: str
+    version: str
+    endpoint_url: str
+    region: str
+    embedded: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backend:
+    """An endpoint plus the boto3 clients for it. Use as a context manager."""
+
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        region: str,
+        info: BackendInfo,
+        server: EmbeddedServer | None = None,
+        client_config: Any | None = None,
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.info = info
+        self._server = server
+        self._client_config = client_config
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A boto3 client for ``service`` ("dynamodb", "dynamodbstreams", "sqs") on this endpoint."""
+        import boto3
+        from botocore.config import Config
+
+        base = Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+            **config,
+        )
+        if self._client_config is not None:
+            base = base.merge(self._client_config)
+        kwargs: dict[str, Any] = {"region_name": self.region, "config": base}
+        if self.endpoint_url is not None:
+            kwargs["endpoint_url"] = self.endpoint_url
+            if is_loopback_url(self.endpoint_url):
+                kwargs.update(LOCAL_CREDENTIALS)
+        return boto3.session.Session().client(service, **kwargs)
+
+    def reset(self) -> None:
+        """Forget every table, stream and queue (embedded server only)."""
+        if self._server is None:
+            raise BackendError("reset() is only allowed on the embedded server")
+        self._server.reset()
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_backend(
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    *,
+    allow_remote: bool = False,
+    client_config: Any | None = None,
+) -> Backend:
+    """Open the endpoint the user named (argument, then $STREAMSIM_ENDPOINT_URL) or embed moto.
+
+    A non-loopback endpoint (or ``"aws"`` for AWS's own endpoints) is refused unless
+    ``allow_remote`` is set, before any connection is attempted: real AWS is never touched by
+    accident.
+    """
+    endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
+    region = region or os.environ.get(REGION_ENV) or DEFAULT_REGION
+    if endpoint_url is None:
+        server = EmbeddedServer()
+        server.start()
+        info = BackendInfo("moto", _moto_version(), server.endpoint_url, region, True)
+        return Backend(server.endpoint_url, region, info, server, client_config)
+    check_endpoint_allowed(endpoint_url, allow_remote)
+    if endpoint_url == "aws":
+        info = BackendInfo("aws", "live", f"https://dynamodb.{region}.amazonaws.com", region, False)
+        return Backend(None, region, info, None, client_config)
+    info = BackendInfo(_guess_name(endpoint_url), "unknown", endpoint_url, region, False)
+    return Backend(endpoint_url, region, info, None, client_config)
+
+
+def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:
+    """Refuse endpoints beyond loopback unless the user opted in (no traffic is sent here)."""
+    if endpoint_url != "aws":
+        parsed = urlparse(endpoint_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise BackendError(
+                f"endpoint URL {endpoint_url!r} is not an http(s) URL "
+                "(example: http://127.0.0.1:8000 for DynamoDB Local)"
+            )
+    if allow_remote or is_loopback_url(endpoint_url):
+        return
+    target = "real AWS" if endpoint_url == "aws" else f"the non-local endpoint {endpoint_url}"
+    raise BackendError(
+        f"refusing to use {target}: streamsim only talks to 127.0.0.0/8 or localhost unless "
+        "you pass --allow-remote (it creates tables and writes data)"
+    )
+
+
+def is_loopback_url(endpoint_url: str) -> bool:
+    """True for http(s) URLs whose host is localhost, 127.0.0.0/8 or ::1 (no DNS lookup)."""
+    host = urlparse(endpoint_url).hostname
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guess_name(endpoint_url: str) -> str:
+    port = urlparse(endpoint_url).port
+    return {8000: "dynamodb-local?", 4566: "localstack?"}.get(port or 0, "external")
+
+
+def _moto_version() -> str:
+    from importlib.metadata import version
+
+    return version("moto")
+
+
+class EmbeddedServer:
+    """moto's ThreadedMotoServer on 127.0.0.1, serialised: one request at a time.
+
+    Serialising is what made moto's stream free of duplicate sequence numbers and lost updates
+    under concurrent writers (measured: docs/backends.md). All servers in one process share
+    moto's in-memory state.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not is_loopback_url(f"http://{host}"):
+            raise BackendError(f"the embedded server binds to loopback only, not {host}")
+        self._host = host
+        self._port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise BackendError("the embedded server is not running")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def bound_address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        # werkzeug logs one line per request unless silenced before the first request.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        try:
+            self._server = make_server(
+                self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+            )
+        except OSError as exc:
+            raise BackendError(
+                f"cannot start the embedded server on {self._host}:{self._port}: {exc}"
+            ) from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="streamsim-moto", daemon=True
+        )
+        self._thread.start()
+
+    def reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+            response.read()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (for ``streamsim serve``)."""
+        if self._thread is None:
+            self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+
+class _SerialisedApp:
+    """WSGI middleware: run the wrapped app for one request at a time, body included."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self._lock:
+            result = self._app(environ, start_response)
+            try:
+                body = b"".join(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        return _once(body)
+
+
+def _once(body: bytes) -> Iterator[bytes]:
+    yield body

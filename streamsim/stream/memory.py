@@ -1,0 +1,258 @@
+"""An in-memory DynamoDB stream with the semantics of the four stream actions.
+
+moto serves one shard that never splits or closes (docs/backends.md). This stream has several
+shards, splits, closed shards, 15-minute iterator expiry and 24-hour trimming, on any clock,
+so the trigger's shard handling can be tested and virtual-time scenarios can run fast. It
+answers the same calls as boto3's ``dynamodbstreams`` client and raises the same ClientErrors.
+[API] botocore's dynamodbstreams/2012-08-10 model; [S] the DynamoDB Streams developer guide.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import uuid
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+#: Shard iterators expire 15 minutes after they are issued [API].
+ITERATOR_LIFETIME_SECONDS = 15 * 60
+#: Stream records are kept 24 hours [S].
+RETENTION_SECONDS = 24 * 3600
+#: GetRecords returns at most 1,000 records per call [API].
+MAX_GET_RECORDS = 1000
+
+
+@dataclass
+class _Shard:
+    shard_id: str
+    parent_shard_id: str | None
+    starting_seq: int
+    records: list[dict[str, Any]] = field(default_factory=list)
+    ending_seq: int | None = None
+    #: Records trimmed from the front (older than retention): keeps positions absolute.
+    trimmed: int = 0
+    #: The sequence number of the last trimmed record, if any.
+    trimmed_through: int | None = None
+
+    def describe(self) -> dict[str, Any]:
+        seq_range: dict[str, str] = {"StartingSequenceNumber": str(self.starting_seq)}
+        if self.ending_seq is not None:
+            seq_range["EndingSequenceNumber"] = str(self.ending_seq)
+        out: dict[str, Any] = {"ShardId": self.shard_id, "SequenceNumberRange": seq_range}
+        if self.parent_shard_id is not None:
+            out["ParentShardId"] = self.parent_shard_id
+        return out
+
+
+class InMemoryStream:
+    """A stream of one table: write item changes, read them with the four stream calls."""
+
+    def __init__(
+        self,
+        table_name: str = "Plays",
+        *,
+        clock: Callable[[], float],
+        shards: int = 1,
+        view_type: str = "NEW_AND_OLD_IMAGES",
+        region: str = "eu-central-1",
+        account: str = "123456789012",
+    ) -> None:
+        self.table_name = table_name
+        self.view_type = view_type
+        self._clock = clock
+        label = datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        self.stream_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table_name}/stream/{label}"
+        self._seq = itertools.count(100000000000000000000)
+        self._shard_ids = itertools.count(1)
+        self._shards: dict[str, _Shard] = {}
+        self._iterators: dict[str, tuple[str, int, float]] = {}
+        for _ in range(shards):
+            self._new_shard(None)
+        self.calls: list[str] = []
+
+    # ---- writing ----------------------------------------------------------------------------
+    def write(
+        self,
+        keys: dict[str, Any],
+        new_image: dict[str, Any] | None,
+        old_image: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Record one item change; return the stored record (None when nothing changed [S])."""
+        if new_image is not None and new_image == old_image:
+            return None  # AWS: a write that changes nothing produces no record [S].
+        if old_image is None and new_image is None:
+            raise ValueError("an item change needs a new or an old image")
+        event_name = "INSERT" if old_image is None else "REMOVE" if new_image is None else "MODIFY"
+        open_shards = [s for s in self._shards.values() if s.ending_seq is None]
+        key_json = json.dumps(keys, sort_keys=True)
+        shard = open_shards[zlib.crc32(key_json.encode()) % len(open_shards)]
+        seq = next(self._seq)
+        ddb: dict[str, Any] = {
+            "ApproximateCreationDateTime": datetime.fromtimestamp(self._clock(), timezone.utc),
+            "Keys": keys,
+            "SequenceNumber": str(seq),
+            "SizeBytes": len(key_json)
+            + len(json.dumps(new_image or {}))
+            + len(json.dumps(old_image or {})),
+            "StreamViewType": self.view_type,
+        }
+        if new_image is not None and self.view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+            ddb["NewImage"] = new_image
+        if old_image is not None and self.view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"):
+            ddb["OldImage"] = old_image
+        record = {
+            "eventID": uuid.uuid4().hex,
+            "eventName": event_name,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self.stream_arn.split(":")[3],
+            "dynamodb": ddb,
+        }
+        shard.records.append(record)
+        return record
+
+    def split_shard(self, shard_id: str) -> tuple[str, str]:
+        """Close a shard and open two children: how DynamoDB rolls shards over [S]."""
+        shard = self._shard(shard_id)
+        if shard.ending_seq is not None:
+            raise ValueError(f"shard {shard_id} is already closed")
+        shard.ending_seq = next(self._seq)
+        return self._new_shard(shard_id).shard_id, self._new_shard(shard_id).shard_id
+
+    def close_shard(self, shard_id: str) -> None:
+        """Close a shard without children (e.g. the stream is being disabled)."""
+        self._shard(shard_id).ending_seq = next(self._seq)
+
+    # ---- the four stream actions --------------------------------------------------------------
+    def list_streams(self, TableName: str | None = None, **_: Any) -> dict[str, Any]:
+        self.calls.append("ListStreams")
+        streams = []
+        if TableName in (None, self.table_name):
+            streams.append(
+                {
+                    "StreamArn": self.stream_arn,
+                    "TableName": self.table_name,
+                    "StreamLabel": self.stream_arn.rsplit("/", 1)[1],
+                }
+            )
+        return {"Streams": streams}
+
+    def describe_stream(
+        self, StreamArn: str, Limit: int = 100, ExclusiveStartShardId: str | None = None, **_: Any
+    ) -> dict[str, Any]:
+        self.calls.append("DescribeStream")
+        self._check_arn(StreamArn)
+        ids = list(self._shards)
+        start = ids.index(ExclusiveStartShardId) + 1 if ExclusiveStartShardId in ids else 0
+        page = ids[start : start + Limit]
+        description: dict[str, Any] = {
+            "StreamArn": self.stream_arn,
+            "StreamStatus": "ENABLED",
+            "StreamViewType": self.view_type,
+            "TableName": self.table_name,
+            "Shards": [self._shards[i].describe() for i in page],
+        }
+        if start + Limit < len(ids):
+            description["LastEvaluatedShardId"] = page[-1]
+        return {"StreamDescription": description}
+
+    def get_shard_iterator(
+        self,
+        StreamArn: str,
+        ShardId: str,
+        ShardIteratorType: str,
+        SequenceNumber: str | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        self.calls.append("GetShardIterator")
+        self._check_arn(StreamArn)
+        shard = self._shard(ShardId)
+        self._trim(shard)
+        if ShardIteratorType == "TRIM_HORIZON":
+            position = 0
+        elif ShardIteratorType == "LATEST":
+            position = len(shard.records)
+        elif ShardIteratorType in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+            if SequenceNumber is None:
+                raise _error("ValidationException", "SequenceNumber is required")
+            target = int(SequenceNumber)
+            seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in shard.records]
+            horizon = shard.trimmed_through
+            at = ShardIteratorType == "AT_SEQUENCE_NUMBER"
+            if horizon is not None and (target < horizon or (at and target == horizon)):
+                raise _error("TrimmedDataAccessException", "the sequence number was trimmed")
+            position = sum(
+                1
+                for s in seqs
+                if s < target or (s == target and ShardIteratorType == "AFTER_SEQUENCE_NUMBER")
+            )
+        else:
+            raise _error("ValidationException", f"bad ShardIteratorType {ShardIteratorType}")
+        token = f"{self.stream_arn}|{ShardId}|{uuid.uuid4().hex}"
+        self._iterators[token] = (ShardId, shard.trimmed + position, self._clock())
+        return {"ShardIterator": token}
+
+    def get_records(
+        self, ShardIterator: str, Limit: int = MAX_GET_RECORDS, **_: Any
+    ) -> dict[str, Any]:
+        self.calls.append("GetRecords")
+        if ShardIterator not in self._iterators:
+            raise _error("ValidationException", "invalid ShardIterator")
+        shard_id, absolute, issued = self._iterators.pop(ShardIterator)
+        if self._clock() - issued > ITERATOR_LIFETIME_SECONDS:
+            raise _error("ExpiredIteratorException", "Iterator expired")
+        shard = self._shard(shard_id)
+        self._trim(shard)
+        position = absolute - shard.trimmed
+        if position < 0:
+            raise _error("TrimmedDataAccessException", "the records were trimmed (older than 24 h)")
+        limit = max(1, min(int(Limit), MAX_GET_RECORDS))
+        records = shard.records[position : position + limit]
+        new_position = position + len(records)
+        out: dict[str, Any] = {"Records": copy.deepcopy(records)}
+        closed_and_read = shard.ending_seq is not None and new_position >= len(shard.records)
+        if not closed_and_read:
+            token = f"{self.stream_arn}|{shard_id}|{uuid.uuid4().hex}"
+            self._iterators[token] = (shard_id, shard.trimmed + new_position, self._clock())
+            out["NextShardIterator"] = token
+        return out
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _new_shard(self, parent: str | None) -> _Shard:
+        n = next(self._shard_ids)
+        shard = _Shard(f"shardId-{n:020d}-{uuid.uuid4().hex[:8]}", parent, next(self._seq))
+        self._shards[shard.shard_id] = shard
+        return shard
+
+    def _shard(self, shard_id: str) -> _Shard:
+        if shard_id not in self._shards:
+            raise _error("ResourceNotFoundException", f"shard {shard_id} not found")
+        return self._shards[shard_id]
+
+    def _check_arn(self, arn: str) -> None:
+        if arn != self.stream_arn:
+            raise _error("ResourceNotFoundException", f"stream {arn} not found")
+
+    def _trim(self, shard: _Shard) -> None:
+        """Drop records older than the retention period [S]."""
+        horizon = self._clock() - RETENTION_SECONDS
+        drop = 0
+        for r in shard.records:
+            if r["dynamodb"]["ApproximateCreationDateTime"].timestamp() >= horizon:
+                break
+            drop += 1
+        if drop:
+            shard.trimmed_through = int(shard.records[drop - 1]["dynamodb"]["SequenceNumber"])
+            del shard.records[:drop]
+            shard.trimmed += drop
+
+
+def _error(code: str, message: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, code)

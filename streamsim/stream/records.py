@@ -1,0 +1,122 @@
+"""Stream records: what GetRecords returns, turned into what a Lambda handler receives.
+
+The Lambda event record shape ([D], recorded from real AWS in [R]):
+``eventID, eventName, eventVersion "1.1", eventSource "aws:dynamodb", awsRegion (the table's
+region), dynamodb {ApproximateCreationDateTime (epoch seconds, a number), Keys, NewImage?,
+OldImage?, SequenceNumber, SizeBytes, StreamViewType}, eventSourceARN (the stream ARN)``.
+[D] docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from streamsim.errors import EventParseError
+
+#: Lambda's DynamoDB event records carry eventVersion 1.1 (moto's GetRecords says 1.0) [R].
+LAMBDA_EVENT_VERSION = "1.1"
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """One stream record as read from a shard, with the Lambda-shaped event record.
+
+    ``created_at`` keeps the backend's own precision (moto: milliseconds) for latency
+    measurement; the Lambda record carries whole seconds as AWS does.
+    """
+
+    shard_id: str
+    sequence_number: str
+    event_id: str
+    event_name: str
+    created_at: float
+    size_bytes: int
+    keys: dict[str, Any]
+    event: dict[str, Any] = field(repr=False)
+
+    @property
+    def seq(self) -> int:
+        """The sequence number as an integer: they order records within a shard."""
+        return int(self.sequence_number)
+
+    @property
+    def keys_json(self) -> str:
+        return json.dumps(self.keys, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def key_hash(self) -> int:
+        """A stable hash of the item key: records of one item share it (parallelization lanes)."""
+        return zlib.crc32(self.keys_json.encode())
+
+    @property
+    def payload_bytes(self) -> int:
+        """The record's size inside an invoke payload (JSON), for the 6 MB cap [D]."""
+        return len(json.dumps(self.event, separators=(",", ":")))
+
+
+def to_lambda_record(
+    raw: dict[str, Any], *, stream_arn: str, region: str, shard_id: str
+) -> StreamRecord:
+    """Convert one GetRecords record to the Lambda event record AWS would deliver.
+
+    Smooths backend quirks: ``awsRegion`` is the table's region (moto always says us-east-1),
+    ``eventVersion`` is 1.1, ApproximateCreationDateTime becomes epoch seconds.
+    """
+    try:
+        ddb = raw["dynamodb"]
+        sequence_number = str(ddb["SequenceNumber"])
+        created_at = _epoch_seconds(ddb["ApproximateCreationDateTime"])
+        event_name = str(raw["eventName"])
+        keys = dict(ddb["Keys"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EventParseError(f"stream record is missing or has a bad field: {exc}") from exc
+    dynamodb: dict[str, Any] = {
+        # AWS delivers whole seconds for DynamoDB Streams [R]; keep created_at for precision.
+        "ApproximateCreationDateTime": float(math.floor(created_at)),
+        "Keys": keys,
+    }
+    for image in ("NewImage", "OldImage"):
+        if image in ddb:
+            dynamodb[image] = ddb[image]
+    dynamodb["SequenceNumber"] = sequence_number
+    dynamodb["SizeBytes"] = int(ddb.get("SizeBytes", 0))
+    dynamodb["StreamViewType"] = str(ddb.get("StreamViewType", ""))
+    event: dict[str, Any] = {
+        "eventID": str(raw.get("eventID", "")),
+        "eventName": event_name,
+        "eventVersion": LAMBDA_EVENT_VERSION,
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
+    if raw.get("userIdentity"):
+        event["userIdentity"] = raw["userIdentity"]
+    return StreamRecord(
+        shard_id=shard_id,
+        sequence_number=sequence_number,
+        event_id=event["eventID"],
+        event_name=event_name,
+        created_at=created_at,
+        size_bytes=dynamodb["SizeBytes"],
+        keys=keys,
+        event=event,
+    )
+
+
+def lambda_event(records: list[StreamRecord]) -> dict[str, Any]:
+    """The invoke payload: ``{"Records": [...]}``."""
+    return {"Records": [r.event for r in records]}
+
+
+def _epoch_seconds(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise ValueError(f"ApproximateCreationDateTime {value!r} is neither a datetime nor a number")

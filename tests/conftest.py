@@ -1,0 +1,42 @@
+"""Shared fixtures: one embedded moto server per test session, reset before each test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from streamsim.backend import Backend, open_backend
+from streamsim.clock import VirtualClock
+
+# Tests never use an endpoint inherited from the environment.
+os.environ.pop("STREAMSIM_ENDPOINT_URL", None)
+
+
+@pytest.fixture(scope="session")
+def _server() -> Iterator[Backend]:
+    with open_backend(region="eu-central-1") as backend:
+        yield backend
+
+
+@pytest.fixture
+def backend(_server: Backend) -> Backend:
+    """The embedded server with no tables, streams or queues."""
+    _server.reset()
+    return _server
+
+
+@pytest.fixture
+def dynamodb(backend: Backend):  # type: ignore[no-untyped-def]
+    return backend.client("dynamodb")
+
+
+@pytest.fixture
+def streams(backend: Backend):  # type: ignore[no-untyped-def]
+    return backend.client("dynamodbstreams")
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()

@@ -1,0 +1,65 @@
+"""The command line: bad input is one clear line and exit status 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamsim.cli import main
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["bogus"], "invalid choice: 'bogus'"),
+        (["walkthrough", "--bad"], "unrecognized arguments: --bad"),
+        (["serve", "--port", "70000"], "port 70000 is out of range"),
+        (["trigger", "--table", "T"], "the following arguments are required: --handler"),
+        (
+            ["trigger", "--table", "T", "--handler", "missing.py:f"],
+            "handler file missing.py does not exist",
+        ),
+        (["trigger", "--table", "T", "--handler", "nocolon"], "must look like FILE.py:FUNCTION"),
+        (
+            ["walkthrough", "--endpoint-url", "http://dynamodb.example.invalid:8000"],
+            "--allow-remote",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        code = main(argv)
+        raise SystemExit(code)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err, err
+    assert err.startswith("streamsim")
+    assert message in err
+
+
+def test_trigger_command_prints_handler_log_lines(backend, tmp_path, capsys) -> None:
+    from streamsim.tables import TableSpec, create_table
+
+    dynamodb = backend.client("dynamodb")
+    create_table(dynamodb, TableSpec("CliTable", ("pk", "S"), None, "NEW_IMAGE"))  # type: ignore[arg-type]
+    dynamodb.put_item(TableName="CliTable", Item={"pk": {"S": "x"}})
+    handler = tmp_path / "h.py"
+    handler.write_text(
+        "def handle(event, context):\n    print('got', len(event['Records']), event['Records'][0]['eventName'])\n"
+    )
+    code = main(
+        [
+            "trigger",
+            "--table",
+            "CliTable",
+            "--handler",
+            f"{handler}:handle",
+            "--starting-position",
+            "TRIM_HORIZON",
+            "--duration",
+            "1.5",
+            "--endpoint-url",
+            backend.endpoint_url,
+        ]
+    )
+    assert code == 0
+    assert "got 1 INSERT" in capsys.readouterr().out
