@@ -1,0 +1,1 @@
+"""The event source mapping emulator: polls a DynamoDB stream and invokes a handler as Lambda does."""

@@ -1,0 +1,132 @@
+"""What the trigger saw and did, as rows: every record, every delivery attempt, every outcome.
+
+Row types are dataclasses; ``Capture.frames()`` turns them into pandas DataFrames for the
+notebooks. Every timestamp is epoch seconds on the run's clock, named in the ``clock`` column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+
+class Disposition(str, Enum):
+    """Where a record ended. ``discarded`` means lost: no on-failure destination was set."""
+
+    PROCESSED = "processed"
+    FILTERED = "filtered"
+    DESTINATION = "destination"
+    DISCARDED = "discarded"
+
+
+@dataclass(frozen=True)
+class RecordRow:
+    """A record as the poller read it."""
+
+    mapping: str
+    shard_id: str
+    sequence_number: str
+    event_id: str
+    event_name: str
+    keys: str
+    created_at: float
+    read_at: float
+    size_bytes: int
+    clock: str
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One invocation of the handler for one batch."""
+
+    mapping: str
+    shard_id: str
+    lane: int
+    batch_id: int
+    attempt: int
+    retry: int
+    backoff_seconds: float
+    first_sequence_number: str
+    last_sequence_number: str
+    records: int
+    payload_bytes: int
+    invoked_at: float
+    completed_at: float
+    outcome: str
+    error_type: str | None
+    error_message: str | None
+    failed_from: str | None
+    request_id: str
+    log_lines: tuple[str, ...]
+    clock: str
+
+
+@dataclass(frozen=True)
+class DispositionRow:
+    """Where a record ended, when, and after how many attempts."""
+
+    mapping: str
+    shard_id: str
+    sequence_number: str
+    disposition: str
+    at: float
+    attempts: int
+    condition: str | None
+    clock: str
+
+
+@dataclass(frozen=True)
+class PollErrorRow:
+    """A failed stream call (throttling, 5xx, unreachable): retried, never counted as a retry [E]."""
+
+    mapping: str
+    shard_id: str
+    at: float
+    error_type: str
+    error_message: str
+    clock: str
+
+
+@dataclass
+class Capture:
+    """Collects rows; ``on_attempt`` lets a CLI print log lines as they come."""
+
+    records: list[RecordRow] = field(default_factory=list)
+    attempts: list[AttemptRow] = field(default_factory=list)
+    dispositions: list[DispositionRow] = field(default_factory=list)
+    poll_errors: list[PollErrorRow] = field(default_factory=list)
+    destination_messages: list[dict[str, Any]] = field(default_factory=list)
+    on_attempt: Callable[[AttemptRow], None] | None = None
+
+    def attempt(self, row: AttemptRow) -> None:
+        self.attempts.append(row)
+        if self.on_attempt is not None:
+            self.on_attempt(row)
+
+    def counts(self) -> dict[str, int]:
+        """Records by final disposition, plus records read and invocations."""
+        out = {d.value: 0 for d in Disposition}
+        for row in self.dispositions:
+            out[row.disposition] += 1
+        out["records"] = len(self.records)
+        out["invocations"] = len(self.attempts)
+        return out
+
+    def frames(self) -> dict[str, Any]:
+        """DataFrames: records, attempts, dispositions, poll_errors."""
+        import pandas as pd
+
+        def frame(rows: list[Any], cls: type) -> pd.DataFrame:
+            columns = [f.name for f in fields(cls)]
+            return pd.DataFrame([asdict(r) for r in rows], columns=columns)
+
+        attempts = frame(self.attempts, AttemptRow)
+        attempts["log_lines"] = attempts["log_lines"].map(lambda lines: "\n".join(lines))
+        return {
+            "records": frame(self.records, RecordRow),
+            "attempts": attempts,
+            "dispositions": frame(self.dispositions, DispositionRow),
+            "poll_errors": frame(self.poll_errors, PollErrorRow),
+        }
