@@ -1,0 +1,47 @@
+"""Every notebook runs with small parameters (papermill), and is committed without outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+#: Small parameters per notebook, so the suite stays fast.
+SMALL: dict[str, dict[str, Any]] = {
+    "01_stream_walkthrough": {},
+}
+
+
+def test_every_notebook_has_small_parameters() -> None:
+    assert {nb.stem for nb in NOTEBOOKS} == set(SMALL)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean_with_a_parameters_cell(notebook: Path) -> None:
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code)
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch) -> None:
+    import papermill
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    papermill.execute_notebook(
+        str(notebook),
+        str(tmp_path / notebook.name),
+        parameters=SMALL[notebook.stem],
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
