@@ -14,3 +14,36 @@ def record_operations(client: Any) -> list[str]:
 
     client.meta.events.register("before-call.*.*", hook)
     return seen
+
+
+# ---- trigger engine tests ----------------------------------------------------------------------
+
+#: The default VirtualClock start (2026-01-01T00:00:00Z): engine tests measure from it.
+T0 = 1_767_225_600.0
+
+
+def assert_each_record_disposed_once(capture: Any) -> None:
+    """Every record the trigger read ended with exactly one disposition, and nothing else did.
+
+    ``capture`` is a streamsim.trigger.capture.Capture; a record is (shard id, sequence number).
+    """
+    from collections import Counter
+
+    read = Counter((r.shard_id, r.sequence_number) for r in capture.records)
+    ended = Counter((d.shard_id, d.sequence_number) for d in capture.dispositions)
+    twice_read = sorted(k for k, n in read.items() if n > 1)
+    twice_ended = sorted(k for k, n in ended.items() if n > 1)
+    open_records = sorted(set(read) - set(ended))
+    unknown = sorted(set(ended) - set(read))
+    assert not twice_read, f"records read more than once: {twice_read[:5]}"
+    assert not twice_ended, f"records with several dispositions: {twice_ended[:5]}"
+    assert not open_records, f"records read but never disposed of: {open_records[:5]}"
+    assert not unknown, f"dispositions for records never read: {unknown[:5]}"
+    allowed = {"processed", "filtered", "destination", "discarded"}
+    bad = {d.disposition for d in capture.dispositions} - allowed
+    assert not bad, f"unknown dispositions {bad}"
+
+
+def item_keys(event: dict[str, Any], attribute: str = "pk") -> list[str]:
+    """The string key ``attribute`` of every record of a Lambda event, in order."""
+    return [r["dynamodb"]["Keys"][attribute]["S"] for r in event["Records"]]

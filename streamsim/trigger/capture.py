@@ -75,6 +75,8 @@ class DispositionRow:
     attempts: int
     condition: str | None
     clock: str
+    #: When the record was first handed to the handler (None: filtered or expired unread).
+    first_invoked_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,13 @@ class Capture:
             return pd.DataFrame([asdict(r) for r in rows], columns=columns)
 
         attempts = frame(self.attempts, AttemptRow)
+        dispositions = frame(self.dispositions, DispositionRow)
+        # Optional times are None in rows; keep them float (NaN) so frames compute.
+        dispositions["first_invoked_at"] = dispositions["first_invoked_at"].astype(float)
         attempts["log_lines"] = attempts["log_lines"].map(lambda lines: "\n".join(lines))
         return {
             "records": frame(self.records, RecordRow),
             "attempts": attempts,
-            "dispositions": frame(self.dispositions, DispositionRow),
+            "dispositions": dispositions,
             "poll_errors": frame(self.poll_errors, PollErrorRow),
         }

@@ -90,7 +90,7 @@ class CheckpointStore:
                 isinstance(k, str) and isinstance(v, str) and v.isdigit()
                 for k, v in checkpoints.items()
             ):
-                raise ValueError("checkpoints must map shard ids to sequence numbers")
+                raise ValueError("checkpoints must map stream|shard keys to sequence numbers")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"checkpoint file {self.path} is unreadable: {exc}") from exc
         self._checkpoints = dict(checkpoints)

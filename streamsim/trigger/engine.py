@@ -38,8 +38,12 @@ from streamsim.trigger.destinations import Destination
 from streamsim.trigger.filters import FilterCriteria
 from streamsim.trigger.invoke import Handler, InvocationResult, Invoker
 from streamsim.trigger.onfailure import build_on_failure_record
+from streamsim.trigger.output import OutputCapture
 from streamsim.trigger.policy import Action, expiry, next_step, split_in_two
 from streamsim.trigger.response import REPORT_BATCH_ITEM_FAILURES
+
+#: ``{"Records":[]}``: the invoke payload around the records (the 6 MB cap is on the whole).
+_EVENT_ENVELOPE_BYTES = len('{"Records":[]}')
 
 
 @dataclass
@@ -94,6 +98,7 @@ class Trigger:
         mapping_id: str | None = None,
         handler_duration_seconds: float = 0.01,
         shard_discovery_interval_seconds: float = 10.0,
+        output: OutputCapture | None = None,
     ) -> None:
         self.mapping = mapping
         self.timing = timing or TriggerTiming()
@@ -113,14 +118,24 @@ class Trigger:
             report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES
             in mapping.function_response_types,
             base_duration_seconds=handler_duration_seconds,
+            output=output or OutputCapture(),
         )
         self.shard_discovery_interval_seconds = shard_discovery_interval_seconds
         self._shards: dict[str, _ShardState] = {}
         self._batch_ids = 0
         self._stopping = False
+        self._killed = False
         self._started = False
         self._discovered_once = False
+        #: Shards described when the trigger started: StartingPosition applies to these only;
+        #: shards that appear later (a split's children) are read from their first record.
+        self._initial_shards: set[str] | None = None
+        #: A shard finished since the last discovery (it may have children): not yet drained.
+        self._lineage_stale = False
+        self._rediscover: simpy.Event | None = None
         self._quiet: simpy.Event | None = None
+        #: First invocation time of records not yet finished (for latency, per record).
+        self._first_invoked: dict[str, float] = {}
 
     # ---- running -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,18 +146,27 @@ class Trigger:
         self.clock.env.process(self._supervise())
 
     def stop(self) -> None:
-        """Stop polling; lanes finish the batch in hand (at least once: a restart re-delivers)."""
+        """Stop polling and taking batches; a batch in hand finishes (a restart resumes after the
+        checkpoint: at least once, never skipping)."""
         self._stopping = True
         for state in self._shards.values():
             state.free_lane()
             for lane in state.lanes:
                 lane.wake()
 
+    def kill(self) -> None:
+        """Stop as if the process died: batches in hand are abandoned unfinished, so their
+        records are not checkpointed and a new trigger on the same checkpoints re-delivers them."""
+        self._killed = True
+        self.stop()
+
     @property
     def drained(self) -> bool:
         """Every known shard is caught up with nothing queued or in flight."""
-        return self._discovered_once and all(
-            s.finished or (s.caught_up and s.idle) for s in self._shards.values()
+        return (
+            self._discovered_once
+            and not self._lineage_stale
+            and all(s.finished or (s.caught_up and s.idle) for s in self._shards.values())
         )
 
     def run_until_drained(
@@ -184,6 +208,10 @@ class Trigger:
         self.stop()
         self.invoker.close()
 
+    def _key(self, shard_id: str) -> str:
+        """Checkpoints are per stream and shard: moto reuses one shard id for every stream."""
+        return f"{self.reader.stream_arn}|{shard_id}"
+
     def _notify_quiet(self) -> None:
         if self._quiet is not None and not self._quiet.triggered:
             self._quiet.succeed()
@@ -199,14 +227,19 @@ class Trigger:
                 yield self.clock.sleep(self.timing.poll_interval_seconds)
                 continue
             known = {s.shard_id for s in shards}
+            if self._initial_shards is None:
+                self._initial_shards = known
+            self._lineage_stale = False
             for shard in shards:
-                if shard.shard_id in self._shards or self.checkpoints.is_finished(shard.shard_id):
+                if shard.shard_id in self._shards or self.checkpoints.is_finished(
+                    self._key(shard.shard_id)
+                ):
                     continue
                 parent = shard.parent_shard_id
                 parent_done = (
                     parent is None
                     or parent not in known
-                    or self.checkpoints.is_finished(parent)
+                    or self.checkpoints.is_finished(self._key(parent))
                     or (parent in self._shards and self._shards[parent].finished)
                 )
                 if parent_done:
@@ -214,7 +247,8 @@ class Trigger:
             self._discovered_once = True
             self._notify_quiet()
             waiting = any(
-                s.shard_id not in self._shards and not self.checkpoints.is_finished(s.shard_id)
+                s.shard_id not in self._shards
+                and not self.checkpoints.is_finished(self._key(s.shard_id))
                 for s in shards
             )
             # Look again soon while children wait for a parent, else at the discovery interval.
@@ -223,11 +257,14 @@ class Trigger:
                 if waiting
                 else self.shard_discovery_interval_seconds
             )
-            yield self.clock.sleep(interval)
+            self._rediscover = self.clock.env.event()
+            yield self.clock.sleep(interval) | self._rediscover
 
     def _start_shard(self, shard: Shard) -> None:
-        checkpoint = self.checkpoints.get(shard.shard_id)
-        cursor = self.reader.cursor(shard, self.mapping.starting_position, after=checkpoint)
+        checkpoint = self.checkpoints.get(self._key(shard.shard_id))
+        initial = self._initial_shards is not None and shard.shard_id in self._initial_shards
+        position = self.mapping.starting_position if initial else "TRIM_HORIZON"
+        cursor = self.reader.cursor(shard, position, after=checkpoint)
         lanes = [_Lane(i) for i in range(self.mapping.parallelization_factor)]
         state = _ShardState(shard, cursor, ShardProgress(checkpoint=checkpoint), lanes)
         self._shards[shard.shard_id] = state
@@ -244,6 +281,8 @@ class Trigger:
                 # failing batch blocks its shard [E]); this also keeps a 24 h retry cheap.
                 state.lane_freed = self.clock.env.event()
                 yield state.lane_freed
+            if self._stopping:
+                return
             try:
                 records = state.cursor.read(GET_RECORDS_LIMIT)
             except (ClientError, BotoCoreError) as exc:
@@ -280,10 +319,17 @@ class Trigger:
                 self._notify_quiet()
             if state.cursor.finished:
                 yield from self._wait_idle(state)
+                if not state.idle:
+                    return  # stopped with records in hand: the shard is not finished
                 state.finished = True
-                self.checkpoints.finish_shard(shard_id)
+                self.checkpoints.finish_shard(self._key(shard_id))
                 for lane in state.lanes:
                     lane.wake()
+                # Its children may start now: look for them at once, and do not report
+                # drained before that look.
+                self._lineage_stale = True
+                if self._rediscover is not None and not self._rediscover.triggered:
+                    self._rediscover.succeed()
                 self._notify_quiet()
                 return
             if len(records) < GET_RECORDS_LIMIT:
@@ -296,7 +342,7 @@ class Trigger:
     def _lane(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
         """Take batches from the lane's queue and deliver them, one at a time."""
         window = self.mapping.maximum_batching_window_in_seconds
-        while True:
+        while not self._stopping:
             while not lane.queue:
                 if self._stopping or state.finished:
                     return
@@ -313,6 +359,8 @@ class Trigger:
                 ):
                     lane.wakeup = self.clock.env.event()
                     yield lane.wakeup | self.clock.sleep(deadline - self.clock.now())
+            if self._stopping:
+                return  # take no new batch after stop(): a restart re-delivers the queue
             batch = self._take_batch(lane)
             lane.busy = True
             try:
@@ -323,12 +371,13 @@ class Trigger:
 
     def _take_batch(self, lane: _Lane) -> list[StreamRecord]:
         batch: list[StreamRecord] = []
-        size = 0
+        size = _EVENT_ENVELOPE_BYTES
         while lane.queue and len(batch) < self.mapping.batch_size:
             record = lane.queue[0][0]
-            if batch and size + record.payload_bytes > self.timing.max_payload_bytes:
-                break  # the 6 MB invoke payload cap [D]
-            size += record.payload_bytes
+            grown = size + record.payload_bytes + (1 if batch else 0)  # a comma between records
+            if batch and grown > self.timing.max_payload_bytes:
+                break  # the 6 MB invoke payload cap [D], on the event as sent
+            size = grown
             batch.append(lane.queue.popleft()[0])
         return batch
 
@@ -344,7 +393,9 @@ class Trigger:
         batch_id = self._batch_ids
         attempt = 0
         backoff = 0.0
-        while batch:
+        while batch and not self._killed:
+            if self._stopping:
+                return  # no retry after stop(): unfinished, so a restart re-delivers it
             condition = expiry(
                 oldest_created_at=min(r.created_at for r in batch),
                 now=self.clock.now(),
@@ -355,7 +406,11 @@ class Trigger:
                 self._discard(state, batch, condition, attempt)
                 return
             attempt += 1
+            for record in batch:
+                self._first_invoked.setdefault(record.sequence_number, self.clock.now())
             result: InvocationResult = yield from self.invoker.invoke(batch, self.clock)
+            if self._killed:
+                return  # the process died with this batch in hand
             self.capture.attempt(
                 self._attempt_row(state, lane, batch_id, attempt, retries, backoff, batch, result)
             )
@@ -409,11 +464,12 @@ class Trigger:
                     attempts,
                     condition,
                     self.clock.kind,
+                    self._first_invoked.pop(record.sequence_number, None),
                 )
             )
             moved = state.progress.finish(record.sequence_number) or moved
         if moved and state.progress.checkpoint is not None:
-            self.checkpoints.save(state.shard.shard_id, state.progress.checkpoint)
+            self.checkpoints.save(self._key(state.shard.shard_id), state.progress.checkpoint)
 
     def _discard(
         self, state: _ShardState, batch: list[StreamRecord], condition: str, attempts: int

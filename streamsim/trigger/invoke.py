@@ -92,6 +92,14 @@ class Invoker:
             yield clock.sleep(min(0.005, max(0.0, deadline - clock.now())))
         if not future.done():
             return self._timeout(context, invoked_at, clock.now(), [])
+        if future.cancelled():  # the trigger was closed with this invocation queued
+            return self._result(
+                (None, [], RuntimeError("invocation cancelled: the trigger was closed")),
+                seqs,
+                context,
+                invoked_at,
+                clock.now(),
+            )
         return self._result(future.result(), seqs, context, invoked_at, clock.now())
 
     def close(self) -> None:
@@ -104,16 +112,18 @@ class Invoker:
     ) -> tuple[Any, list[str], BaseException | None]:
         """Run the handler, capturing its printed output; never raises."""
         with self.output.collect() as buffer:
-            print(f"START RequestId: {context.aws_request_id} Version: $LATEST")
+            # The runtime's own lines go straight to the buffer: a timed-out handler thread
+            # that ends after the run (router removed) must not print them to the console.
+            print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=buffer)
             try:
                 response = self.handler(event, context)
                 json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
                 error: BaseException | None = None
             except Exception as exc:  # noqa: BLE001 - a handler failure is data here
                 response, error = None, exc
-                print(f"[ERROR] {type(exc).__name__}: {exc}")
-                print("".join(traceback.format_exception(exc)).rstrip())
-            print(f"END RequestId: {context.aws_request_id}")
+                print(f"[ERROR] {type(exc).__name__}: {exc}", file=buffer)
+                print("".join(traceback.format_exception(exc)).rstrip(), file=buffer)
+            print(f"END RequestId: {context.aws_request_id}", file=buffer)
         return response, log_lines(buffer.getvalue()), error
 
     def _result(
