@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import urllib.request
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -58,6 +58,8 @@ class Backend:
         self.info = info
         self._server = server
         self._client_config = client_config
+        #: Called with every new client and its service name (fault injection, recording).
+        self.client_hooks: list[Callable[[Any, str], None]] = []
 
     def client(self, service: str, **config: Any) -> Any:
         """A boto3 client for ``service`` ("dynamodb", "dynamodbstreams", "sqs") on this endpoint."""
@@ -77,7 +79,10 @@ class Backend:
             kwargs["endpoint_url"] = self.endpoint_url
             if is_loopback_url(self.endpoint_url):
                 kwargs.update(LOCAL_CREDENTIALS)
-        return boto3.session.Session().client(service, **kwargs)
+        client = boto3.session.Session().client(service, **kwargs)
+        for hook in self.client_hooks:
+            hook(client, service)
+        return client
 
     def reset(self) -> None:
         """Forget every table, stream and queue (embedded server only)."""

@@ -82,7 +82,126 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this long (default: until Ctrl-C)",
     )
     trig.set_defaults(func=_trigger)
+    run = sub.add_parser(
+        "run", help="the main job: players -> stream -> trigger -> badges -> a run folder"
+    )
+    _backend_options(run)
+    run.add_argument(
+        "--players", type=_positive_int, default=None, help="synthetic players (default 25)"
+    )
+    run.add_argument(
+        "--days", type=_positive_int, default=None, help="simulated days of play (default 10)"
+    )
+    run.add_argument(
+        "--rate", type=_positive_float, default=None, help="plays written per second (default 12)"
+    )
+    run.add_argument("--seed", type=_non_negative_int, default=None, help="random seed (default 1)")
+    run.add_argument(
+        "--strategy",
+        choices=["read-all", "incremental"],
+        default=None,
+        help="badge handler strategy",
+    )
+    run.add_argument(
+        "--config",
+        metavar="ESM.json",
+        help="event-source-mapping JSON (aws lambda create-event-source-mapping --cli-input-json)",
+    )
+    run.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<run-id>)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_run)
+
+    sw = sub.add_parser(
+        "sweep", help="a grid of trigger settings on the virtual clock, one row each"
+    )
+    sw.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2",
+        help="e.g. batch_size=1,10,100 (repeat for more settings)",
+    )
+    sw.add_argument("--players", type=_positive_int, default=100)
+    sw.add_argument("--days", type=_positive_int, default=7)
+    sw.add_argument(
+        "--rate", type=_positive_float, default=20.0, help="plays written per (virtual) second"
+    )
+    sw.add_argument("--seed", type=_non_negative_int, default=1)
+    sw.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    sw.set_defaults(func=_sweep)
+
+    # Commands whose options live in their own modules: each module has
+    # ``add_arguments(parser)`` and ``main(args) -> int``.
+    for name, module, help_text in (
+        (
+            "report",
+            "streamsim.report",
+            "run the notebooks with report-sized parameters; write HTML to reports/",
+        ),
+        (
+            "faults",
+            "streamsim.faults.matrix",
+            "run the fault-injection matrix and print the accounting table",
+        ),
+        (
+            "policy",
+            "streamsim.policy",
+            "print the least-privilege IAM policy for a mapping and the badge handler",
+        ),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        _module_command(command, module)
     return parser
+
+
+def _module_command(parser: argparse.ArgumentParser, module_name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    module.add_arguments(parser)
+    parser.set_defaults(func=module.main)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from streamsim.sweep import parse_grid, sweep
+    from streamsim.virtual import Scenario
+
+    table = sweep(
+        parse_grid(args.grid),
+        Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed),
+    )
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(table.round(3).to_string(index=False))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streamsim.run import RunConfig, run_pipeline, with_overrides
+    from streamsim.runreport import print_summary, progress_bar
+
+    mapping = None
+    if args.config:
+        from streamsim.trigger.config import EventSourceMapping
+
+        mapping = EventSourceMapping.from_file(args.config)
+    config = with_overrides(
+        RunConfig(),
+        players=args.players,
+        days=args.days,
+        rate=args.rate,
+        seed=args.seed,
+        strategy=args.strategy,
+        mapping=mapping,
+    )
+    with open_backend_from(args) as backend:
+        with progress_bar(enabled=not args.no_progress) as progress:
+            result = run_pipeline(config, backend, out_dir=args.out, progress=progress)
+    print_summary(result.summary, result.path)
+    return 0 if result.summary["accounting"]["ok"] else 1
 
 
 def _backend_options(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +311,26 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port {value} is out of range 0-65535")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
     return value
 
 

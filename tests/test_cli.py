@@ -63,3 +63,35 @@ def test_trigger_command_prints_handler_log_lines(backend, tmp_path, capsys) -> 
     )
     assert code == 0
     assert "got 1 INSERT" in capsys.readouterr().out
+
+
+def test_serve_prints_its_endpoint_and_serves_until_stopped() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import boto3
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamsim.cli", "serve"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "listening at http://127.0.0.1:" in first
+        endpoint = first.rsplit(" ", 1)[1].strip()
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=endpoint,
+            region_name="eu-central-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+        )
+        assert client.list_tables()["TableNames"] == []
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0

@@ -1,0 +1,298 @@
+"""``streamsim run``: the main job, end to end on a live backend.
+
+Synthetic players → the play API → the Plays table → its stream → the trigger (an emulated
+event source mapping) → the badge handler → the Achievements table; everything captured in a
+run folder (streamsim.runfolder) and summed up (streamsim.analysis).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from streamsim.backend import Backend
+from streamsim.badges import DEFAULT_RULES, BadgeRule
+from streamsim.clock import WallClock
+from streamsim.errors import ConfigError
+from streamsim.handler import BadgeHandler, HandlerSettings
+from streamsim.plays import Play
+from streamsim.playstore import validate_play, write_play
+from streamsim.runfolder import save_run
+from streamsim.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
+from streamsim.traffic import Population, PopulationConfig, drive, poisson_schedule
+from streamsim.traffic.driver import SleepingClock
+from streamsim.trigger.capture import Capture
+from streamsim.trigger.checkpoints import CheckpointStore
+from streamsim.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.trigger.destinations import SqsDestination, create_queue
+from streamsim.trigger.engine import Trigger
+from streamsim.trigger.output import OutputCapture
+
+DEFAULT_QUEUE = "streamsim-on-failure"
+RUNS_DIR = Path("data") / "runs"
+
+
+def default_mapping(queue_arn: str | None = None) -> EventSourceMapping:
+    """AWS defaults, plus what the badge handler uses: partial batch responses, and an
+    on-failure queue so no play can be lost silently."""
+    params: dict[str, Any] = {
+        "StartingPosition": "TRIM_HORIZON",
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MaximumRetryAttempts": 10,
+    }
+    if queue_arn:
+        params["DestinationConfig"] = {"OnFailure": {"Destination": queue_arn}}
+    return EventSourceMapping.from_aws(params)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on; saved whole in the run folder's config.json."""
+
+    players: int = 25
+    days: int = 10
+    rate: float = 12.0
+    seed: int = 1
+    strategy: str = "read-all"
+    mapping: EventSourceMapping | None = None
+    #: Lambda's default timeout is 3 s; the embedded server answers ~100 requests/s, so a
+    #: batch of 100 plays (a Query and a few writes each) needs longer: 60 s.
+    timing: TriggerTiming = field(
+        default_factory=lambda: TriggerTiming(function_timeout_seconds=60.0)
+    )
+    rules: tuple[BadgeRule, ...] = DEFAULT_RULES
+    drain_timeout_seconds: float = 120.0
+    run_id: str | None = None
+    #: Kill the trigger this many seconds after writing starts and start a new one on the
+    #: same checkpoints (a crash and restart); None: never.
+    kill_trigger_after_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, low in (("players", 1), ("days", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+        if (
+            isinstance(self.rate, bool)
+            or not isinstance(self.rate, (int, float))
+            or not self.rate > 0
+        ):
+            raise ConfigError(f"rate must be a number of plays per second > 0, got {self.rate!r}")
+        HandlerSettings(strategy=self.strategy)  # validates the strategy name
+
+
+@dataclass
+class RunResult:
+    path: Path
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+
+
+def run_pipeline(
+    config: RunConfig,
+    backend: Backend,
+    *,
+    out_dir: str | Path | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    handler_wrapper: Callable[[Any], Any] | None = None,
+) -> RunResult:
+    """Run the whole pipeline once on ``backend``; write and return the run folder.
+
+    ``progress(written, total, finished)`` is called about twice a second.
+    ``handler_wrapper`` wraps the badge handler (fault injection).
+    """
+    run_id = (
+        config.run_id
+        or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+    )
+    folder = Path(out_dir) if out_dir is not None else RUNS_DIR / run_id
+    dynamodb = backend.client("dynamodb")
+    stream_arn = create_table(dynamodb, PLAYS)
+    create_table(dynamodb, ACHIEVEMENTS)
+    create_table(dynamodb, PLAYER_STATE)
+    if stream_arn is None:
+        raise ConfigError("the Plays table has no stream")
+    sqs = backend.client("sqs")
+    mapping = config.mapping or default_mapping(create_queue(sqs, DEFAULT_QUEUE))
+    destination = None
+    if mapping.on_failure_destination:
+        arn = mapping.on_failure_destination
+        if arn.split(":")[2] != "sqs":
+            raise ConfigError(f"run supports SQS on-failure destinations, not {arn}")
+        create_queue(sqs, arn.split(":")[5])
+        destination = SqsDestination(sqs, arn)
+
+    plays = _population(config)
+    schedule = poisson_schedule(plays, rate=config.rate, seed=config.seed)
+    handler: Any = BadgeHandler(
+        backend.client("dynamodb"), HandlerSettings(strategy=config.strategy, rules=config.rules)
+    )
+    if handler_wrapper is not None:
+        handler = handler_wrapper(handler)
+    clock = WallClock()
+    capture = Capture()
+    checkpoints = CheckpointStore(folder / "checkpoints.json")
+    output = OutputCapture()  # shared, so a restarted trigger's handler output is captured too
+
+    def new_trigger() -> Trigger:
+        return Trigger(
+            mapping,
+            handler,
+            streams=backend.client("dynamodbstreams"),
+            stream_arn=stream_arn,
+            clock=clock,
+            timing=config.timing,
+            destination=destination,
+            capture=capture,
+            checkpoints=checkpoints,
+            region=backend.region,
+            function_name="streamsim-badges",
+            output=output,
+        )
+
+    trigger = new_trigger()
+    restarts: list[float] = []
+    written: list[dict[str, Any]] = []
+    writer_client = backend.client("dynamodb")
+
+    def write(play: Play) -> None:
+        checked = validate_play(
+            player_id=play.player_id,
+            game=play.game,
+            played_at=play.played_at,
+            tz=play.tz,
+            score=play.score,
+            play_id=play.play_id,
+            now=time.time(),
+        )
+        written_at = time.time()
+        write_play(writer_client, checked, written_at=written_at)
+        written.append({**_play_row(checked), "written_at": written_at, "acked_at": time.time()})
+
+    stats_box: dict[str, Any] = {}
+    writer = threading.Thread(
+        target=lambda: stats_box.update(stats=drive(schedule, write, SleepingClock())),
+        name="streamsim-writer",
+        daemon=True,
+    )
+
+    def watch_writer() -> Generator[Any, Any, None]:
+        nonlocal trigger
+        started = clock.now()
+        while writer.is_alive():
+            kill_after = config.kill_trigger_after_seconds
+            if kill_after is not None and not restarts and clock.now() - started >= kill_after:
+                trigger.kill()  # mid-batch: its batch in hand is abandoned, not checkpointed
+                trigger.invoker.close()
+                trigger = new_trigger()
+                trigger.start()
+                restarts.append(clock.now())
+            if progress is not None:
+                progress(len(written), len(schedule), capture.counts()["processed"])
+            yield clock.sleep(0.5)
+
+    trigger.start()
+    writer.start()
+    with trigger.invoker.output.installed():
+        clock.run(until=clock.env.process(watch_writer()))
+    writer.join()
+    drained = trigger.run_until_drained(config.drain_timeout_seconds)
+    trigger.close()
+    if progress is not None:
+        progress(len(written), len(schedule), capture.counts()["processed"])
+
+    from streamsim.achievements import scan_achievements
+
+    frames = capture.frames()
+    tables = {
+        "plays": pd.DataFrame(written, columns=[*_PLAY_ROW, "written_at", "acked_at"]),
+        "records": frames["records"],
+        "attempts": frames["attempts"],
+        "dispositions": frames["dispositions"],
+        "achievements": pd.DataFrame(
+            scan_achievements(dynamodb),
+            columns=[
+                "player_id",
+                "badge_id",
+                "rule",
+                "params",
+                "play_id",
+                "played_at",
+                "awarded_at",
+            ],
+        ),
+        "poll_errors": frames["poll_errors"],
+    }
+    tables["plays"]["played_at"] = pd.to_datetime(tables["plays"]["played_at"], utc=True)
+    tables["achievements"]["played_at"] = pd.to_datetime(
+        tables["achievements"]["played_at"], utc=True
+    )
+    drive_stats = stats_box.get("stats")
+    send_failures = [
+        {"play_id": f.play.play_id, "error": f"{type(f.error).__name__}: {f.error}"}
+        for f in (drive_stats.failures if drive_stats else [])
+    ]
+    full_config = {
+        "run_id": run_id,
+        "players": config.players,
+        "days": config.days,
+        "rate": config.rate,
+        "seed": config.seed,
+        "strategy": config.strategy,
+        "rules": [{"rule": r.name, "params": r.params()} for r in config.rules],
+        "event_source_mapping": mapping.to_aws(),
+        "trigger_timing": asdict(config.timing),
+        "backend": backend.info.to_dict(),
+        "clock": clock.kind,
+        "drained": drained,
+        "send_failures": send_failures,
+        "trigger_restarts": restarts,
+    }
+    from streamsim.analysis import summarize
+    from streamsim.runfolder import Run
+
+    run = Run(folder, full_config, {}, tables, list(capture.destination_messages))
+    summary = summarize(run)
+    summary["drained"] = drained
+    summary["send_failures"] = len(send_failures)
+    save_run(folder, tables, full_config, summary, list(capture.destination_messages))
+    return RunResult(folder, summary, tables)
+
+
+def _population(config: RunConfig) -> pd.DataFrame:
+    """Synthetic plays over the ``days`` before today (so no play is in the future)."""
+    start = date.today() - timedelta(days=config.days + 1)
+    population = Population.generate(
+        PopulationConfig(players=config.players, days=config.days, start=start, seed=config.seed)
+    )
+    plays = population.plays_frame()
+    cutoff = pd.Timestamp(datetime.now(timezone.utc) - timedelta(minutes=1))
+    return plays[plays["played_at"] < cutoff].reset_index(drop=True)
+
+
+_PLAY_ROW = ("player_id", "play_id", "game", "played_at", "tz", "score", "play_key")
+
+
+def _play_row(play: Play) -> dict[str, Any]:
+    return {
+        "player_id": play.player_id,
+        "play_id": play.play_id,
+        "game": play.game,
+        "played_at": play.played_at,
+        "tz": play.tz,
+        "score": play.score,
+        "play_key": play.play_key,
+    }
+
+
+def with_overrides(config: RunConfig, **changes: Any) -> RunConfig:
+    """A copy with some fields changed (validated again)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
