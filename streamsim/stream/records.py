@@ -14,6 +14,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from streamsim.errors import EventParseError
@@ -44,16 +45,16 @@ class StreamRecord:
         """The sequence number as an integer: they order records within a shard."""
         return int(self.sequence_number)
 
-    @property
+    @cached_property
     def keys_json(self) -> str:
         return json.dumps(self.keys, sort_keys=True, separators=(",", ":"))
 
-    @property
+    @cached_property
     def key_hash(self) -> int:
         """A stable hash of the item key: records of one item share it (parallelization lanes)."""
         return zlib.crc32(self.keys_json.encode())
 
-    @property
+    @cached_property
     def payload_bytes(self) -> int:
         """The record's size inside an invoke payload (JSON), for the 6 MB cap [D]."""
         return len(json.dumps(self.event, separators=(",", ":")))
