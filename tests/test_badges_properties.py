@@ -30,9 +30,11 @@ from streamsim.badges import (
     badges_earned_by,
     evaluate_batch,
     frame_to_awards,
+    local_day,
     play_order,
     plays_to_frame,
 )
+from streamsim.badges.localdays import local_days
 from streamsim.plays import Play
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,8 +52,19 @@ ZONES = [
 ]
 GAMES = ["chess", "go", "wordle"]
 BASE = datetime(2024, 3, 27, tzinfo=timezone.utc)
-# Instants that many plays share (ties), and times of day close to local midnights.
-SHARED = [BASE + timedelta(days=d, hours=h) for d in (1, 4) for h in (0, 11, 23)]
+# Instants that many plays share (ties): some plain, some at or next to DST changes.
+SHARED = [BASE + timedelta(days=d, hours=h) for d in (1, 4) for h in (0, 11, 23)] + [
+    datetime.fromisoformat(t)
+    for t in (
+        "2024-03-31T00:59:59.999+00:00",  # Amsterdam: the last CET millisecond
+        "2024-03-31T01:00:00+00:00",  # Amsterdam: 03:00 CEST
+        "2024-03-31T22:30:00+00:00",  # Amsterdam: 00:30 CEST on 1 April
+        "2024-04-06T14:59:59.999+00:00",  # Lord Howe: 01:59:59.999 +11
+        "2024-04-06T15:00:00+00:00",  # Lord Howe: 01:30 +10:30
+        "2024-04-07T02:59:59.999+00:00",  # Santiago: 23:59:59.999 -03 on the 6th
+        "2024-04-07T03:00:00+00:00",  # Santiago: 23:00 -04 on the 6th again
+    )
+]
 
 
 # Strategies built once (building them per draw costs more than drawing).
@@ -190,3 +203,27 @@ def test_batch_ignores_row_order_and_string_dtype(plays: list[Play], seed: int) 
     as_object = shuffled.astype({c: object for c in ("player_id", "play_id", "game", "tz")})
     for variant in (shuffled, categorical, as_object):
         pd.testing.assert_frame_equal(evaluate_batch(variant), expected)
+
+
+# DST changes (UTC instant, zone): local days go wrong near them if offsets are misapplied.
+CHANGES = [
+    ("2024-03-31T01:00:00+00:00", "Europe/Amsterdam"),
+    ("2024-03-10T07:00:00+00:00", "America/New_York"),
+    ("2024-04-06T15:00:00+00:00", "Australia/Lord_Howe"),
+    ("2024-04-07T03:00:00+00:00", "America/Santiago"),
+    ("2010-11-07T03:01:00+00:00", "America/Goose_Bay"),
+]
+NEAR_A_CHANGE = st.tuples(st.sampled_from(CHANGES), st.integers(-30 * 3_600_000, 30 * 3_600_000))
+
+
+@SETTINGS
+@given(instants=st.lists(NEAR_A_CHANGE, min_size=1, max_size=20))
+def test_vectorised_local_days_equal_zoneinfo_near_dst_changes(
+    instants: list[tuple[tuple[str, str], int]],
+) -> None:
+    at = [datetime.fromisoformat(t) + timedelta(milliseconds=ms) for (t, _), ms in instants]
+    zones = [zone for (_, zone), _ in instants]
+    codes, names = pd.factorize(pd.Series(zones))
+    utc_ns = pd.to_datetime(at, utc=True).as_unit("ns").asi8
+    got = local_days(utc_ns, codes, [str(n) for n in names])
+    assert got.tolist() == [local_day(t, z) for t, z in zip(at, zones, strict=True)]

@@ -274,3 +274,34 @@ def test_rules_whose_badge_ids_collide_are_rejected() -> None:
     with pytest.raises(ConfigError, match="same badge ids"):
         check_rules([PersonalBest(min_plays=1), PersonalBest(min_plays=3)])
     assert len(check_rules([DailyStreak(days=3), DailyStreak(days=10)])) == 2
+
+
+def test_a_new_rule_is_one_small_class_and_both_paths_evaluate_it() -> None:
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from streamsim.badges import RULE_TYPES, PlayFeatures
+    from streamsim.badges.rules import Scope
+
+    @dataclass(frozen=True)
+    class WeekendPlay(BadgeRule):
+        """A play on a local Saturday or Sunday (1970-01-01, day 0, was a Thursday)."""
+
+        scope: ClassVar[Scope] = "player"
+
+        def badge_id(self, game: str) -> str:
+            return "weekend"
+
+        def holds(self, f: PlayFeatures) -> object:
+            return (f.local_day + 3) % 7 >= 5
+
+    try:
+        plays = [
+            play("fri", local("2024-05-03T23:30", "Europe/Amsterdam")),
+            play("sat", local("2024-05-04T00:30", "Europe/Amsterdam")),  # Friday in UTC
+            play("sun", local("2024-05-05T12:00", "Europe/Amsterdam")),
+        ]
+        assert earned(plays, WeekendPlay()) == {"weekend": "sat"}
+        assert RULE_TYPES["WeekendPlay"] is WeekendPlay
+    finally:
+        RULE_TYPES.pop("WeekendPlay", None)

@@ -144,7 +144,7 @@ class PlayerState:
         """The aggregates of ``batch._features``, for one play, from the state."""
         day = local_day(play.played_at, play.tz)
         if self.last_day is not None:
-            day = day
+            day = max(day, self.last_day)
         game = self.games.get(play.game)
         if game is None:
             run, plays, best = 1, 0, -1

@@ -11,7 +11,7 @@ predicate holds within the rule's scope: the player ("total_plays:100") or the p
 rule first holds on the player's plays so far, so each badge is earned at most once, by one play.
 
 Adding a rule: subclass ``BadgeRule`` as a frozen dataclass, set ``scope``, write ``badge_id``
-and ``holds``, add it to a test. If it needs an aggregate not in ``PlayFeatures``, add the field
+and ``holds``, add it to a test (subclasses register themselves in ``RULE_TYPES``). If it needs an aggregate not in ``PlayFeatures``, add the field
 to both evaluators (``batch._features`` and ``PlayerState._features``).
 """
 
@@ -76,11 +76,20 @@ class PlayFeatures:
     game_best_before: Column
 
 
+#: Rule classes by name (every ``BadgeRule`` subclass registers itself), to rebuild a rule
+#: from an award row or a JSON config.
+RULE_TYPES: dict[str, type[BadgeRule]] = {}
+
+
 class BadgeRule:
     """Base of every rule: a frozen dataclass whose fields are its tunable parameters."""
 
     #: "player": at most one badge per player; "game": at most one per player and game.
     scope: ClassVar[Scope]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        RULE_TYPES[cls.__name__] = cls
 
     @property
     def name(self) -> str:
@@ -212,11 +221,6 @@ DEFAULT_RULES: tuple[BadgeRule, ...] = (
     Comeback(days_away=30),
     PersonalBest(min_plays=5),
 )
-
-#: Rule classes by name, to rebuild a rule from an award row or a JSON config.
-RULE_TYPES: dict[str, type[BadgeRule]] = {
-    cls.__name__: cls for cls in (FirstPlay, DailyStreak, TotalPlays, Comeback, PersonalBest)
-}
 
 
 def rule_from_spec(rule: str, params: str | Mapping[str, Any] = "{}") -> BadgeRule:
