@@ -1,8 +1,7 @@
 """``streamsim report`` (``make report``): the notebooks, executed and exported as code-free HTML.
 
 Every notebook in ``notebooks/`` runs top to bottom with papermill, with the report-sized
-parameters in ``REPORT`` (or, with ``--small``, the test suite's ``SMALL`` parameters from
-``tests/test_notebooks.py``, so the two cannot drift apart). Each is exported with nbconvert's
+parameters in ``REPORT`` (or, with ``--small``, the ``SMALL`` parameters the test suite runs). Each is exported with nbconvert's
 HTMLExporter without code inputs and with its figures embedded, into ``reports/`` (git-ignored),
 next to an ``index.html`` that links them and records the parameters used.
 """
@@ -10,7 +9,6 @@ next to an ``index.html`` that links them and records the parameters used.
 from __future__ import annotations
 
 import argparse
-import ast
 import html
 import json
 import os
@@ -27,8 +25,6 @@ from streamsim.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "reports"
-#: Where ``--small`` reads its parameters: the test suite's ``SMALL`` dict.
-TEST_PARAMETERS_FILE = ROOT / "tests" / "test_notebooks.py"
 KERNEL = "python3"
 #: The kernel draws figures inline (as PNG outputs) even if the caller's backend is Agg.
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -45,6 +41,40 @@ REPORT: dict[str, dict[str, Any]] = {
         "days": 7,
         "population_players": 3000,
         "population_days": 30,
+    },
+}
+
+#: Small parameters per notebook: what the test suite runs (and ``--small``), so it stays fast.
+SMALL: dict[str, dict[str, Any]] = {
+    "01_stream_walkthrough": {},
+    "02_stream_latency": {
+        "players": 4,
+        "days": 3,
+        "sweep_players": 20,
+        "sweep_days": 2,
+        "batch_sizes": [1, 100],
+        "batching_windows": [0, 1],
+        "poll_intervals": [0.25, 1.0],
+        "loads": [5, 50],
+    },
+    "03_retry_behaviour": {
+        "players": 20,
+        "days": 2,
+        "seed": 5,
+        "poison_rate": 0.006,
+        "quiet_rate": 0.05,
+    },
+    "04_badge_tuning": {"players": 200, "days": 14, "live_players": 4, "live_days": 3},
+    "05_stakeholder_report": {
+        "players": 4,
+        "days": 3,
+        "population_players": 200,
+        "population_days": 14,
+        "failure_players": 20,
+        "failure_days": 2,
+        "failure_seed": 5,
+        "poison_rate": 0.006,
+        "failure_rate_per_second": 0.05,
     },
 }
 
@@ -87,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run, export and index the chosen notebooks; 0 if all ran, 1 if any failed."""
     notebooks = select_notebooks(args.only)
-    parameters = test_parameters() if args.small else REPORT
+    parameters = SMALL if args.small else REPORT
     out = Path(args.out) if args.out else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     size = "small (test)" if args.small else "report"
@@ -131,29 +161,6 @@ def select_notebooks(names: Sequence[str] | None, directory: Path = NOTEBOOKS_DI
             raise ConfigError(f"notebook name {name!r} is ambiguous: it matches {found}")
         chosen.add(matches[0])
     return [nb for nb in available if nb in chosen]
-
-
-def test_parameters(path: Path = TEST_PARAMETERS_FILE) -> dict[str, dict[str, Any]]:
-    """The ``SMALL`` dict of the notebook tests, read without importing the test module."""
-    if not path.is_file():
-        raise ConfigError(f"--small reads the test parameters from {path}, which is missing")
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if not (isinstance(target, ast.Name) and target.id == "SMALL"):
-            continue
-        try:
-            small = ast.literal_eval(value)
-        except ValueError as exc:
-            raise ConfigError(f"SMALL in {path} is not a plain literal: {exc}") from exc
-        if not isinstance(small, dict):
-            raise ConfigError(f"SMALL in {path} is not a dict")
-        return small
-    raise ConfigError(f"{path} has no SMALL parameters dict")
 
 
 def build(notebook: Path, parameters: dict[str, Any], out: Path) -> Built:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from streamsim.cli import main
-from streamsim.errors import ConfigError
-from streamsim.report import NOTEBOOKS_DIR, REPORT, TEST_PARAMETERS_FILE, select_notebooks
-from streamsim.report import test_parameters as report_test_parameters
+from streamsim.report import NOTEBOOKS_DIR, REPORT, SMALL, select_notebooks
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -35,14 +31,6 @@ def _parameter_names(notebook: Path) -> set[str]:
     }
 
 
-def _small_from_the_test_module() -> dict[str, dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("notebook_tests", TEST_PARAMETERS_FILE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.SMALL  # type: ignore[no-any-return]
-
-
 def test_every_notebook_has_report_parameters() -> None:
     assert set(REPORT) == {nb.stem for nb in NOTEBOOKS}
 
@@ -52,16 +40,11 @@ def test_report_and_small_parameters_name_real_notebook_parameters(notebook: Pat
     # papermill injects unknown names silently: a typo would run the notebook at full size.
     names = _parameter_names(notebook)
     assert set(REPORT.get(notebook.stem, {})) <= names
-    assert set(report_test_parameters().get(notebook.stem, {})) <= names
+    assert set(SMALL.get(notebook.stem, {})) <= names
 
 
-def test_small_is_read_from_the_notebook_tests() -> None:
-    assert report_test_parameters() == _small_from_the_test_module()
-
-
-def test_small_without_the_test_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="which is missing"):
-        report_test_parameters(tmp_path / "test_notebooks.py")
+def test_every_notebook_has_small_parameters() -> None:
+    assert set(SMALL) == {nb.stem for nb in NOTEBOOKS}
 
 
 def test_notebooks_are_chosen_by_name_file_name_or_unique_prefix() -> None:
