@@ -11,9 +11,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import threading
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -26,6 +27,8 @@ ENDPOINT_ENV = "STREAMSIM_ENDPOINT_URL"
 REGION_ENV = "STREAMSIM_REGION"
 #: Dummy credentials for local endpoints: never a real account's keys.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "streamsim", "aws_secret_access_key": "streamsim"}
+#: Long-term (AKIA) and temporary (ASIA) access key ids of real AWS accounts.
+_REAL_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{12,}$")
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,14 @@ class Backend:
         info: BackendInfo,
         server: EmbeddedServer | None = None,
         client_config: Any | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
         self.info = info
         self._server = server
         self._client_config = client_config
+        self._allow_remote = allow_remote
         #: Called with every new client and its service name (fault injection, recording).
         self.client_hooks: list[Callable[[Any, str], None]] = []
 
@@ -66,6 +71,10 @@ class Backend:
         import boto3
         from botocore.config import Config
 
+        remote = self.endpoint_url is None or not is_loopback_url(self.endpoint_url)
+        if remote and not self._allow_remote:
+            # A Backend made by hand, not by open_backend: the same refusal, before any client.
+            check_endpoint_allowed(self.endpoint_url or "aws", allow_remote=False)
         base = Config(
             retries={"max_attempts": 3, "mode": "standard"},
             connect_timeout=5,
@@ -125,9 +134,9 @@ def open_backend(
     check_endpoint_allowed(endpoint_url, allow_remote)
     if endpoint_url == "aws":
         info = BackendInfo("aws", "live", f"https://dynamodb.{region}.amazonaws.com", region, False)
-        return Backend(None, region, info, None, client_config)
+        return Backend(None, region, info, None, client_config, allow_remote)
     info = BackendInfo(_guess_name(endpoint_url), "unknown", endpoint_url, region, False)
-    return Backend(endpoint_url, region, info, None, client_config)
+    return Backend(endpoint_url, region, info, None, client_config, allow_remote)
 
 
 def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:
@@ -142,10 +151,22 @@ def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:
     if allow_remote or is_loopback_url(endpoint_url):
         return
     target = "real AWS" if endpoint_url == "aws" else f"the non-local endpoint {endpoint_url}"
+    key = real_access_key_id()
+    if key is not None:
+        # Loopback endpoints get dummy credentials; this one would sign with a real account's.
+        target += f" with the credentials of a real AWS account (AWS_ACCESS_KEY_ID {key})"
     raise BackendError(
         f"refusing to use {target}: streamsim only talks to 127.0.0.0/8 or localhost unless "
         "you pass --allow-remote (it creates tables and writes data)"
     )
+
+
+def real_access_key_id(environ: Mapping[str, str] | None = None) -> str | None:
+    """The masked AWS_ACCESS_KEY_ID when it looks like a real account's (AKIA…/ASIA…), else None."""
+    value = (os.environ if environ is None else environ).get("AWS_ACCESS_KEY_ID", "").strip()
+    if not _REAL_KEY_ID.match(value):
+        return None
+    return f"{value[:4]}…{value[-4:]}"
 
 
 def is_loopback_url(endpoint_url: str) -> bool:

@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<run-id>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(  # fault injection (streamsim.faults)
+        "--faults",
+        action="append",
+        metavar="SPEC[,SPEC]",
+        help="inject faults, e.g. handler-errors=0.1,poison=1,throttle=0.05,unreachable=2@3,"
+        "kill-trigger=2 (see 'streamsim faults'; repeatable)",
+    )
     run.set_defaults(func=_run)
 
     sw = sub.add_parser(
@@ -197,10 +204,18 @@ def _run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         mapping=mapping,
     )
+    plan = None
+    if args.faults:  # parsed before the backend opens: a bad spec is one line, exit 2
+        from streamsim.faults.plan import FaultPlan
+
+        plan = FaultPlan.parse(args.faults, seed=config.seed)
     with open_backend_from(args) as backend:
         with progress_bar(enabled=not args.no_progress) as progress:
-            result = run_pipeline(config, backend, out_dir=args.out, progress=progress)
+            result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
     print_summary(result.summary, result.path)
+    from streamsim.faults.invariant import invariant_lines
+
+    print("\n".join(invariant_lines(result.summary)))
     return 0 if result.summary["accounting"]["ok"] else 1
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from streamsim.errors import EventParseError, PlayValidationError
-from streamsim.plays import DEFAULT_GAMES, Play, play_key
+from streamsim.plays import DEFAULT_GAMES, Play
 
 #: How far in the future a play may claim to be (clock skew between devices), seconds.
 FUTURE_TOLERANCE_SECONDS = 5.0
@@ -135,6 +135,8 @@ def play_from_item(item: Any) -> Play:
         ZoneInfo(text("tz"))  # the badge evaluator counts days in it: check it here
     except (ValueError, OSError, ZoneInfoNotFoundError, PlayValidationError) as exc:
         raise EventParseError(f"play item has a bad value: {exc}") from exc
+    if score < 0:  # the rule validate_play enforces: the badge evaluator relies on it
+        raise EventParseError(f"play item has a negative score {score}")
     play = Play(text("player_id"), text("play_id"), text("game"), when, text("tz"), score)
     if text("play_key") != play.play_key:
         raise EventParseError(

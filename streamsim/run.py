@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,6 +35,9 @@ from streamsim.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.trigger.destinations import SqsDestination, create_queue
 from streamsim.trigger.engine import Trigger
 from streamsim.trigger.output import OutputCapture
+
+if TYPE_CHECKING:
+    from streamsim.faults.plan import FaultPlan
 
 DEFAULT_QUEUE = "streamsim-on-failure"
 RUNS_DIR = Path("data") / "runs"
@@ -103,12 +106,31 @@ def run_pipeline(
     out_dir: str | Path | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     handler_wrapper: Callable[[Any], Any] | None = None,
+    faults: FaultPlan | None = None,
 ) -> RunResult:
     """Run the whole pipeline once on ``backend``; write and return the run folder.
 
     ``progress(written, total, finished)`` is called about twice a second.
     ``handler_wrapper`` wraps the badge handler (fault injection).
+    ``faults`` (streamsim.faults) injects handler and backend faults, kills the trigger, and
+    reports what it injected in the summary.
     """
+    if faults is None:
+        return _run_pipeline(config, backend, out_dir, progress, handler_wrapper, None)
+    with faults.installed(backend):  # its client hooks: every client made below
+        return _run_pipeline(
+            faults.configure(config), backend, out_dir, progress, handler_wrapper, faults
+        )
+
+
+def _run_pipeline(
+    config: RunConfig,
+    backend: Backend,
+    out_dir: str | Path | None,
+    progress: Callable[[int, int, int], None] | None,
+    handler_wrapper: Callable[[Any], Any] | None,
+    faults: FaultPlan | None,
+) -> RunResult:
     run_id = (
         config.run_id
         or datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
@@ -132,11 +154,14 @@ def run_pipeline(
 
     plays = _population(config)
     schedule = poisson_schedule(plays, rate=config.rate, seed=config.seed)
-    handler: Any = BadgeHandler(
+    badge_handler = BadgeHandler(
         backend.client("dynamodb"), HandlerSettings(strategy=config.strategy, rules=config.rules)
     )
+    handler: Any = badge_handler
     if handler_wrapper is not None:
         handler = handler_wrapper(handler)
+    if faults is not None:
+        handler = faults.wrap_handler(handler, mapping)
     clock = WallClock()
     capture = Capture()
     checkpoints = CheckpointStore(folder / "checkpoints.json")
@@ -200,11 +225,15 @@ def run_pipeline(
             yield clock.sleep(0.5)
 
     trigger.start()
+    if faults is not None:
+        faults.arm()
     writer.start()
     with trigger.invoker.output.installed():
         clock.run(until=clock.env.process(watch_writer()))
     writer.join()
     drained = trigger.run_until_drained(config.drain_timeout_seconds)
+    if faults is not None:
+        faults.disarm()  # capture below talks to a healthy backend
     trigger.close()
     if progress is not None:
         progress(len(written), len(schedule), capture.counts()["processed"])
@@ -255,6 +284,9 @@ def run_pipeline(
         "drained": drained,
         "send_failures": send_failures,
         "trigger_restarts": restarts,
+        # Successful award writes: more than the badges in the table means one was awarded twice.
+        "handler_stats": asdict(badge_handler.stats),
+        "faults": faults.report(len(restarts)) if faults is not None else None,
     }
     from streamsim.analysis import summarize
     from streamsim.runfolder import Run
@@ -263,6 +295,7 @@ def run_pipeline(
     summary = summarize(run)
     summary["drained"] = drained
     summary["send_failures"] = len(send_failures)
+    summary["faults"] = full_config["faults"]
     save_run(folder, tables, full_config, summary, list(capture.destination_messages))
     return RunResult(folder, summary, tables)
 

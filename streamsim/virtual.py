@@ -274,8 +274,9 @@ def _row(play: Any) -> dict[str, Any]:
 
 
 def _achievements(tables: dict[str, pd.DataFrame], rules: tuple[BadgeRule, ...]) -> pd.DataFrame:
-    """What the badge handler would have written: the evaluator's awards for processed plays,
-    awarded when the earning play was processed."""
+    """What the badge handler would have written: it reads history from the Plays table (every
+    written play), so the evaluator's awards over all plays whose earning play was processed,
+    awarded when that play was processed."""
     from streamsim.analysis import record_key
 
     plays = tables["plays"]
@@ -293,7 +294,7 @@ def _achievements(tables: dict[str, pd.DataFrame], rules: tuple[BadgeRule, ...])
     when = keys.map(seq).map(processed_at)
     processed = plays.assign(processed_at=when.to_numpy()).dropna(subset=["processed_at"])
     awards = evaluate_batch(
-        processed[["player_id", "play_id", "game", "played_at", "tz", "score"]], rules
+        plays[["player_id", "play_id", "game", "played_at", "tz", "score"]], rules
     )
-    awards = awards.merge(processed[["play_id", "processed_at"]], on="play_id", how="left")
+    awards = awards.merge(processed[["play_id", "processed_at"]], on="play_id", how="inner")
     return awards.rename(columns={"processed_at": "awarded_at"})[columns]

@@ -231,6 +231,8 @@ class EventSourceMapping:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"Cannot read event source mapping config {file}: {exc}") from None
+        except UnicodeDecodeError as exc:  # a binary file: one line, not a traceback
+            raise ConfigError(f"{file} is not UTF-8 JSON text: {exc}") from None
         try:
             params = json.loads(text)
         except ValueError as exc:
