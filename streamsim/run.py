@@ -137,13 +137,19 @@ def _run_pipeline(
     )
     folder = Path(out_dir) if out_dir is not None else RUNS_DIR / run_id
     dynamodb = backend.client("dynamodb")
-    stream_arn = create_table(dynamodb, PLAYS)
-    create_table(dynamodb, ACHIEVEMENTS)
-    create_table(dynamodb, PLAYER_STATE)
+    # On a shared endpoint (DynamoDB Local, LocalStack, a served moto) each run gets its own
+    # tables, so a second run neither fails on existing tables nor replays the first's stream.
+    suffix = "" if backend.info.embedded else "-" + run_id[-6:]
+    plays_spec, achievements_spec, state_spec = (
+        spec.with_name(spec.name + suffix) for spec in (PLAYS, ACHIEVEMENTS, PLAYER_STATE)
+    )
+    stream_arn = create_table(dynamodb, plays_spec)
+    create_table(dynamodb, achievements_spec)
+    create_table(dynamodb, state_spec)
     if stream_arn is None:
         raise ConfigError("the Plays table has no stream")
     sqs = backend.client("sqs")
-    mapping = config.mapping or default_mapping(create_queue(sqs, DEFAULT_QUEUE))
+    mapping = config.mapping or default_mapping(create_queue(sqs, DEFAULT_QUEUE + suffix))
     destination = None
     if mapping.on_failure_destination:
         arn = mapping.on_failure_destination
@@ -155,7 +161,14 @@ def _run_pipeline(
     plays = _population(config)
     schedule = poisson_schedule(plays, rate=config.rate, seed=config.seed)
     badge_handler = BadgeHandler(
-        backend.client("dynamodb"), HandlerSettings(strategy=config.strategy, rules=config.rules)
+        backend.client("dynamodb"),
+        HandlerSettings(
+            plays_table=plays_spec.name,
+            achievements_table=achievements_spec.name,
+            state_table=state_spec.name,
+            strategy=config.strategy,
+            rules=config.rules,
+        ),
     )
     handler: Any = badge_handler
     if handler_wrapper is not None:
@@ -199,7 +212,7 @@ def _run_pipeline(
             now=time.time(),
         )
         written_at = time.time()
-        write_play(writer_client, checked, written_at=written_at)
+        write_play(writer_client, checked, table=plays_spec.name, written_at=written_at)
         written.append({**_play_row(checked), "written_at": written_at, "acked_at": time.time()})
 
     stats_box: dict[str, Any] = {}
@@ -247,7 +260,7 @@ def _run_pipeline(
         "attempts": frames["attempts"],
         "dispositions": frames["dispositions"],
         "achievements": pd.DataFrame(
-            scan_achievements(dynamodb),
+            scan_achievements(dynamodb, table=achievements_spec.name),
             columns=[
                 "player_id",
                 "badge_id",
@@ -280,6 +293,11 @@ def _run_pipeline(
         "event_source_mapping": mapping.to_aws(),
         "trigger_timing": asdict(config.timing),
         "backend": backend.info.to_dict(),
+        "tables": {
+            "plays": plays_spec.name,
+            "achievements": achievements_spec.name,
+            "player_state": state_spec.name,
+        },
         "clock": clock.kind,
         "drained": drained,
         "send_failures": send_failures,

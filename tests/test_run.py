@@ -113,3 +113,23 @@ def test_bad_run_config_names_the_field(field, value, message) -> None:
 
 def test_summary_is_json(small_run) -> None:  # type: ignore[no-untyped-def]
     json.dumps(small_run[0].summary)
+
+
+@pytest.mark.slow
+def test_two_runs_on_a_shared_endpoint_get_their_own_tables(_server, tmp_path: Path) -> None:
+    from streamsim.backend import open_backend
+
+    _server.reset()
+    shared = open_backend(_server.endpoint_url)  # as a user's DynamoDB Local would be
+    assert not shared.info.embedded
+    results = [
+        run_pipeline(
+            RunConfig(players=3, days=3, rate=60.0, seed=s), shared, out_dir=tmp_path / str(s)
+        )
+        for s in (1, 2)
+    ]
+    tables = [load_run(r.path).config["tables"]["plays"] for r in results]
+    assert tables[0] != tables[1] and all(t.startswith("Plays-") for t in tables)
+    for result in results:
+        assert result.summary["accounting"]["ok"]
+        assert result.summary["stream_records"] == result.summary["plays_written"]  # no replay
