@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streamsim.errors import ConfigError
@@ -390,6 +390,7 @@ records = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text(max_size=40) | pattern_objects.map(json.dumps), max_size=6))
+@example(patterns=['{"\\n":[]}'])  # a field name with a newline once made a two-line message
 def test_arbitrary_patterns_raise_only_config_error(patterns: list[str]) -> None:
     try:
         criteria = FilterCriteria.parse(patterns)

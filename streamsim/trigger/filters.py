@@ -348,7 +348,7 @@ def _compile_pattern(text: Any, number: int, count: int) -> _Object:
             raise _Invalid(f"a pattern must be a JSON object, got {_kind(document)}")
         return _compile_object(document, (), 1)
     except _Invalid as exc:
-        at = ".".join(exc.path) or "the top level"
+        at = ".".join(_show_name(p) for p in exc.path) or "the top level"
         raise ConfigError(
             f"{where} is invalid at {at}: {exc.problem}; AWS answers 'Invalid filter pattern "
             f"definition.' (pattern {_clip(text)})"
@@ -540,3 +540,12 @@ def _show(value: Any) -> str:
 
 def _clip(text: str, limit: int = 120) -> str:
     return json.dumps(text if len(text) <= limit else text[:limit] + "…")
+
+
+def _show_name(name: str) -> str:
+    """A field name as it can stand in a one-line message (JSON-quoted when it needs it)."""
+    return (
+        name
+        if name and name.isprintable() and "." not in name and '"' not in name
+        else json.dumps(name)
+    )
