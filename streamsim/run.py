@@ -25,7 +25,7 @@ from streamsim.errors import ConfigError
 from streamsim.handler import BadgeHandler, HandlerSettings
 from streamsim.plays import Play
 from streamsim.playstore import validate_play, write_play
-from streamsim.runfolder import save_run
+from streamsim.runfolder import TABLES, save_run
 from streamsim.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
 from streamsim.traffic import Population, PopulationConfig, drive, poisson_schedule
 from streamsim.traffic.driver import SleepingClock
@@ -35,6 +35,7 @@ from streamsim.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.trigger.destinations import SqsDestination, create_queue
 from streamsim.trigger.engine import Trigger
 from streamsim.trigger.output import OutputCapture
+from streamsim.validation import require_int, require_positive
 
 if TYPE_CHECKING:
     from streamsim.faults.plan import FaultPlan
@@ -80,15 +81,8 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("players", 1), ("days", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        if (
-            isinstance(self.rate, bool)
-            or not isinstance(self.rate, (int, float))
-            or not self.rate > 0
-        ):
-            raise ConfigError(f"rate must be a number of plays per second > 0, got {self.rate!r}")
+            require_int(name, getattr(self, name), low)
+        require_positive("rate", self.rate, "plays per second")
         HandlerSettings(strategy=self.strategy)  # validates the strategy name
 
 
@@ -261,15 +255,7 @@ def _run_pipeline(
         "dispositions": frames["dispositions"],
         "achievements": pd.DataFrame(
             scan_achievements(dynamodb, table=achievements_spec.name),
-            columns=[
-                "player_id",
-                "badge_id",
-                "rule",
-                "params",
-                "play_id",
-                "played_at",
-                "awarded_at",
-            ],
+            columns=list(TABLES["achievements"]),
         ),
         "poll_errors": frames["poll_errors"],
     }

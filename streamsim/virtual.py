@@ -31,6 +31,12 @@ from streamsim.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.trigger.destinations import MemoryDestination
 from streamsim.trigger.engine import Trigger
 from streamsim.trigger.response import REPORT_BATCH_ITEM_FAILURES
+from streamsim.validation import (
+    require_int,
+    require_positive,
+    require_probability,
+    require_seconds,
+)
 
 
 @dataclass(frozen=True)
@@ -63,27 +69,12 @@ class Scenario:
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "poison_rate"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not 0 <= value <= 1
-            ):
-                raise ConfigError(f"{name} must be a probability between 0 and 1, got {value!r}")
+            require_probability(name, getattr(self, name))
         for name in ("handler_base_seconds", "handler_per_record_seconds", "propagation_seconds"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ConfigError(f"{name} must be a number of seconds >= 0, got {value!r}")
+            require_seconds(name, getattr(self, name))
         for name, low in (("players", 1), ("days", 1), ("shards", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-        if (
-            isinstance(self.rate, bool)
-            or not isinstance(self.rate, (int, float))
-            or not self.rate > 0
-        ):
-            raise ConfigError(f"rate must be plays per second > 0, got {self.rate!r}")
+            require_int(name, getattr(self, name), low)
+        require_positive("rate", self.rate, "plays per second")
 
 
 @dataclass
