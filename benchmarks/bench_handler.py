@@ -5,7 +5,7 @@ with that many earlier plays gets one new play; we time the handler on that play
 record (median of --repeat runs) and count the requests it sent. read-all Queries the whole
 history (the blog's way); incremental reads a state item and a short key range.
 
-    .venv/bin/python benchmarks/bench_handler.py [--lengths 0,10,100,400] [--repeat 5]
+    .venv/bin/python benchmarks/bench_handler.py [--lengths 0,10,100,400] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ START = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="0,10,100,400")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
     with open_backend() as backend:
