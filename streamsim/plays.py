@@ -33,6 +33,18 @@ class Play:
     tz: str
     score: int
 
+    def row(self) -> dict[str, object]:
+        """The play as a plays-table row: ``PLAY_COLUMNS`` plus its ``play_key``."""
+        return {
+            "player_id": self.player_id,
+            "play_id": self.play_id,
+            "game": self.game,
+            "played_at": self.played_at,
+            "tz": self.tz,
+            "score": self.score,
+            "play_key": self.play_key,
+        }
+
     @property
     def play_key(self) -> str:
         """The Plays table's sort key: time-ordered, unique (ISO-8601 UTC to the ms, then id)."""

@@ -23,7 +23,7 @@ from streamsim.badges import DEFAULT_RULES, BadgeRule
 from streamsim.clock import WallClock
 from streamsim.errors import ConfigError
 from streamsim.handler import BadgeHandler, HandlerSettings
-from streamsim.plays import Play
+from streamsim.plays import PLAY_COLUMNS, Play
 from streamsim.playstore import validate_play, write_play
 from streamsim.runfolder import TABLES, save_run
 from streamsim.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
@@ -207,7 +207,7 @@ def _run_pipeline(
         )
         written_at = time.time()
         write_play(writer_client, checked, table=plays_spec.name, written_at=written_at)
-        written.append({**_play_row(checked), "written_at": written_at, "acked_at": time.time()})
+        written.append({**checked.row(), "written_at": written_at, "acked_at": time.time()})
 
     stats_box: dict[str, Any] = {}
     writer = threading.Thread(
@@ -249,7 +249,9 @@ def _run_pipeline(
 
     frames = capture.frames()
     tables = {
-        "plays": pd.DataFrame(written, columns=[*_PLAY_ROW, "written_at", "acked_at"]),
+        "plays": pd.DataFrame(
+            written, columns=[*PLAY_COLUMNS, "play_key", "written_at", "acked_at"]
+        ),
         "records": frames["records"],
         "attempts": frames["attempts"],
         "dispositions": frames["dispositions"],
@@ -313,21 +315,6 @@ def _population(config: RunConfig) -> pd.DataFrame:
     plays = population.plays_frame()
     cutoff = pd.Timestamp(datetime.now(timezone.utc) - timedelta(minutes=1))
     return plays[plays["played_at"] < cutoff].reset_index(drop=True)
-
-
-_PLAY_ROW = ("player_id", "play_id", "game", "played_at", "tz", "score", "play_key")
-
-
-def _play_row(play: Play) -> dict[str, Any]:
-    return {
-        "player_id": play.player_id,
-        "play_id": play.play_id,
-        "game": play.game,
-        "played_at": play.played_at,
-        "tz": play.tz,
-        "score": play.score,
-        "play_key": play.play_key,
-    }
 
 
 def with_overrides(config: RunConfig, **changes: Any) -> RunConfig:

@@ -147,7 +147,7 @@ def simulate(scenario: Scenario) -> Run:
         for offset, play in schedule:
             yield clock.sleep(start + offset - clock.now())
             written_at = clock.now()
-            written.append({**_row(play), "written_at": written_at, "acked_at": written_at})
+            written.append({**play.row(), "written_at": written_at, "acked_at": written_at})
             clock.env.process(write_one(written[-1], play_to_item(play, written_at)))
 
     trigger.start()
@@ -250,18 +250,6 @@ def _poison(plays: pd.DataFrame, scenario: Scenario) -> frozenset[str]:
     return frozenset(
         p for p in plays["play_id"] if zlib.crc32(f"{scenario.seed}:{p}".encode()) < threshold
     )
-
-
-def _row(play: Any) -> dict[str, Any]:
-    return {
-        "player_id": play.player_id,
-        "play_id": play.play_id,
-        "game": play.game,
-        "played_at": play.played_at,
-        "tz": play.tz,
-        "score": play.score,
-        "play_key": play.play_key,
-    }
 
 
 def _achievements(tables: dict[str, pd.DataFrame], rules: tuple[BadgeRule, ...]) -> pd.DataFrame:

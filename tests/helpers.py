@@ -47,3 +47,17 @@ def assert_each_record_disposed_once(capture: Any) -> None:
 def item_keys(event: dict[str, Any], attribute: str = "pk") -> list[str]:
     """The string key ``attribute`` of every record of a Lambda event, in order."""
     return [r["dynamodb"]["Keys"][attribute]["S"] for r in event["Records"]]
+
+
+def stream_of(clock: Any, keys: list[str], shards: int = 1) -> tuple[Any, dict[str, str]]:
+    """An in-memory stream with one INSERT per key (item {"pk": key}), and each key's sequence
+    number."""
+    from streamsim.stream.memory import InMemoryStream
+
+    stream = InMemoryStream(clock=clock.now, shards=shards)
+    seqs = {}
+    for key in keys:
+        record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
+        assert record is not None
+        seqs[key] = str(record["dynamodb"]["SequenceNumber"])
+    return stream, seqs

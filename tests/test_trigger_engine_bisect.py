@@ -11,19 +11,9 @@ from streamsim.stream.memory import InMemoryStream
 from streamsim.trigger.config import EventSourceMapping
 from streamsim.trigger.destinations import MemoryDestination
 from streamsim.trigger.engine import Trigger
-from tests.helpers import T0, assert_each_record_disposed_once, item_keys
+from tests.helpers import T0, assert_each_record_disposed_once, item_keys, stream_of
 
 KEYS = [f"r{i}" for i in range(8)]
-
-
-def stream_of(clock: VirtualClock, keys: list[str]) -> tuple[InMemoryStream, dict[str, str]]:
-    stream = InMemoryStream(clock=clock.now)
-    seqs = {}
-    for key in keys:
-        record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
-        assert record is not None
-        seqs[key] = str(record["dynamodb"]["SequenceNumber"])
-    return stream, seqs
 
 
 class Handler:

@@ -13,21 +13,9 @@ from streamsim.stream.memory import InMemoryStream
 from streamsim.trigger.checkpoints import CheckpointStore
 from streamsim.trigger.config import EventSourceMapping
 from streamsim.trigger.engine import Trigger
-from tests.helpers import T0, assert_each_record_disposed_once, item_keys
+from tests.helpers import T0, assert_each_record_disposed_once, item_keys, stream_of
 
 KEYS = [f"k{i:03d}" for i in range(100)]
-
-
-def stream_of(
-    clock: VirtualClock, keys: list[str], shards: int = 1
-) -> tuple[InMemoryStream, dict[str, str]]:
-    stream = InMemoryStream(clock=clock.now, shards=shards)
-    seqs = {}
-    for key in keys:
-        record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
-        assert record is not None
-        seqs[key] = str(record["dynamodb"]["SequenceNumber"])
-    return stream, seqs
 
 
 class Handler:
