@@ -61,3 +61,23 @@ def stream_of(clock: Any, keys: list[str], shards: int = 1) -> tuple[Any, dict[s
         assert record is not None
         seqs[key] = str(record["dynamodb"]["SequenceNumber"])
     return stream, seqs
+
+
+class PoisonHandler:
+    """Records every batch's keys; raises while a batch holds a key in ``poison``."""
+
+    def __init__(self, *poison: str) -> None:
+        self.poison = set(poison)
+        self.batches: list[list[str]] = []
+
+    def __call__(self, event: dict[str, Any], context: Any) -> None:
+        keys = item_keys(event)
+        self.batches.append(keys)
+        bad = self.poison.intersection(keys)
+        if bad:
+            raise ValueError(f"poison {sorted(bad)}")
+
+    @property
+    def keys(self) -> list[str]:
+        """Every key delivered, in delivery order (repeats included)."""
+        return [k for batch in self.batches for k in batch]

@@ -11,21 +11,9 @@ from streamsim.stream.memory import InMemoryStream
 from streamsim.trigger.config import EventSourceMapping
 from streamsim.trigger.destinations import MemoryDestination
 from streamsim.trigger.engine import Trigger
-from tests.helpers import T0, assert_each_record_disposed_once, item_keys, stream_of
+from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once, item_keys, stream_of
 
 KEYS = [f"r{i}" for i in range(8)]
-
-
-class Handler:
-    def __init__(self, *poison: str) -> None:
-        self.poison = set(poison)
-        self.batches: list[list[str]] = []
-
-    def __call__(self, event: dict[str, Any], context: Any) -> None:
-        keys = item_keys(event)
-        self.batches.append(keys)
-        if self.poison.intersection(keys):
-            raise ValueError("poison")
 
 
 def run(
@@ -56,7 +44,7 @@ def run(
 
 def test_bisect_isolates_the_poison_record_at_index_5_of_8(clock) -> None:
     stream, seqs = stream_of(clock, KEYS)
-    handler = Handler("r5")
+    handler = PoisonHandler("r5")
     trigger = run(clock, stream, handler, maximum_retry_attempts=2)
 
     assert handler.batches == [
@@ -95,7 +83,7 @@ def test_bisect_isolates_the_poison_record_at_index_5_of_8(clock) -> None:
 
 def test_splits_do_not_count_against_maximum_retry_attempts_0(clock) -> None:
     stream, seqs = stream_of(clock, KEYS)
-    handler = Handler("r5")
+    handler = PoisonHandler("r5")
     trigger = run(clock, stream, handler, maximum_retry_attempts=0)
     assert [len(b) for b in handler.batches] == [8, 4, 4, 2, 1, 1, 2]
     assert trigger.capture.counts()["processed"] == 7
@@ -106,7 +94,7 @@ def test_splits_do_not_count_against_maximum_retry_attempts_0(clock) -> None:
 def test_an_odd_batch_gives_the_first_half_the_extra_record(clock) -> None:
     keys = KEYS[:7]
     stream, _ = stream_of(clock, keys)
-    handler = Handler("r6")
+    handler = PoisonHandler("r6")
     run(clock, stream, handler, maximum_retry_attempts=0)
     # 7 -> 4 (ok) + 3; 3 -> 2 (ok) + 1: r6 alone, discarded.
     assert [len(b) for b in handler.batches] == [7, 4, 3, 2, 1]
@@ -115,7 +103,7 @@ def test_an_odd_batch_gives_the_first_half_the_extra_record(clock) -> None:
 
 def test_two_poison_records_are_both_isolated(clock) -> None:
     stream, seqs = stream_of(clock, KEYS)
-    handler = Handler("r1", "r6")
+    handler = PoisonHandler("r1", "r6")
     trigger = run(clock, stream, handler, maximum_retry_attempts=0)
     assert [len(b) for b in handler.batches] == [8, 4, 2, 1, 1, 2, 4, 2, 2, 1, 1]
     assert sorted(
@@ -125,7 +113,7 @@ def test_two_poison_records_are_both_isolated(clock) -> None:
 
 def test_without_bisect_the_whole_batch_is_retried_and_discarded(clock) -> None:
     stream, _ = stream_of(clock, KEYS)
-    handler = Handler("r5")
+    handler = PoisonHandler("r5")
     trigger = run(
         clock, stream, handler, maximum_retry_attempts=1, bisect_batch_on_function_error=False
     )
@@ -135,7 +123,7 @@ def test_without_bisect_the_whole_batch_is_retried_and_discarded(clock) -> None:
 
 def test_bisect_with_default_retries_blocks_on_the_poison_record_until_it_expires(clock) -> None:
     stream, seqs = stream_of(clock, KEYS)
-    handler = Handler("r5")
+    handler = PoisonHandler("r5")
     trigger = run(clock, stream, handler)
     assert [len(b) for b in handler.batches[:6]] == [8, 4, 4, 2, 1, 1]
     assert set(map(tuple, handler.batches[6:])) == {("r5",)}
@@ -156,7 +144,7 @@ def test_bisect_with_default_retries_blocks_on_the_poison_record_until_it_expire
 def test_a_discarded_half_goes_to_the_destination_with_its_own_bounds(clock) -> None:
     stream, seqs = stream_of(clock, KEYS)
     destination = MemoryDestination()
-    run(clock, stream, Handler("r5"), maximum_retry_attempts=0, destination=destination)
+    run(clock, stream, PoisonHandler("r5"), maximum_retry_attempts=0, destination=destination)
     (message,) = destination.messages
     info = message["DDBStreamBatchInfo"]
     assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (

@@ -13,25 +13,9 @@ from streamsim.stream.memory import InMemoryStream
 from streamsim.trigger.checkpoints import CheckpointStore
 from streamsim.trigger.config import EventSourceMapping
 from streamsim.trigger.engine import Trigger
-from tests.helpers import T0, assert_each_record_disposed_once, item_keys, stream_of
+from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once, stream_of
 
 KEYS = [f"k{i:03d}" for i in range(100)]
-
-
-class Handler:
-    def __init__(self, *poison: str) -> None:
-        self.poison = set(poison)
-        self.batches: list[list[str]] = []
-
-    def __call__(self, event: dict[str, Any], context: Any) -> None:
-        keys = item_keys(event)
-        self.batches.append(keys)
-        if self.poison.intersection(keys):
-            raise ValueError("poison")
-
-    @property
-    def keys(self) -> list[str]:
-        return [k for b in self.batches for k in b]
 
 
 def trigger_for(
@@ -69,7 +53,7 @@ def saved(path: Path) -> dict[str, Any]:
 def test_a_restarted_trigger_resumes_after_the_last_completed_record(clock, tmp_path: Path) -> None:
     stream, seqs = stream_of(clock, KEYS)
     path = tmp_path / "checkpoints.json"
-    first = Handler()
+    first = PoisonHandler()
     trigger = trigger_for(stream, clock, first, path)
     trigger.run_for(3.5)  # batches of 10 take 1 s each: 3 done, the 4th in flight
     trigger.stop()
@@ -78,7 +62,7 @@ def test_a_restarted_trigger_resumes_after_the_last_completed_record(clock, tmp_
     assert saved(path)["checkpoints"] == {shard_id: seqs["k029"]}
     assert first.keys == KEYS[:40]  # the 4th batch was handed to the handler
 
-    second = Handler()
+    second = PoisonHandler()
     again = trigger_for(stream, clock, second, path)
     assert again.run_until_drained(3600)
 
@@ -92,7 +76,7 @@ def test_a_restarted_trigger_resumes_after_the_last_completed_record(clock, tmp_
 def test_stop_lets_the_batch_in_hand_finish_and_takes_no_new_one(clock, tmp_path: Path) -> None:
     stream, seqs = stream_of(clock, KEYS)
     path = tmp_path / "checkpoints.json"
-    handler = Handler()
+    handler = PoisonHandler()
     trigger = trigger_for(stream, clock, handler, path)
     trigger.run_for(3.5)
     trigger.stop()
@@ -111,7 +95,7 @@ def test_stop_ends_the_retries_of_a_failing_batch_without_checkpointing_it(
 ) -> None:
     stream, seqs = stream_of(clock, ["a", "poison", "c"])
     path = tmp_path / "checkpoints.json"
-    handler = Handler("poison")
+    handler = PoisonHandler("poison")
     trigger = trigger_for(stream, clock, handler, path, duration=0.0)
     trigger.run_for(2)  # invoked at 0 and 1, next retry due at 3
     trigger.stop()
@@ -136,7 +120,7 @@ def test_a_closed_shard_stopped_with_a_failing_batch_in_hand_is_not_marked_finis
     ]
     stream.close_shard(shard)
     path = tmp_path / "checkpoints.json"
-    handler = Handler("k015")
+    handler = PoisonHandler("k015")
     trigger = trigger_for(stream, clock, handler, path, duration=0.0)
     trigger.run_for(5)
     trigger.stop()
@@ -160,7 +144,7 @@ def test_a_finished_parent_is_not_read_again_after_a_restart(clock, tmp_path: Pa
     ]
     stream.split_shard(parent)
     path = tmp_path / "checkpoints.json"
-    handler = Handler()
+    handler = PoisonHandler()
     trigger = trigger_for(stream, clock, handler, path, duration=0.0)
     assert trigger.run_until_drained(60)
     trigger.stop()
@@ -181,7 +165,7 @@ def test_with_parallel_lanes_the_checkpoint_waits_for_the_oldest_unfinished_reco
 ) -> None:
     stream, seqs = stream_of(clock, KEYS[:40])
     path = tmp_path / "checkpoints.json"
-    handler = Handler("k005")
+    handler = PoisonHandler("k005")
     trigger = trigger_for(
         stream,
         clock,
@@ -214,7 +198,7 @@ def test_with_parallel_lanes_the_checkpoint_waits_for_the_oldest_unfinished_reco
 def test_checkpoints_of_several_shards_are_kept_apart(clock, tmp_path: Path) -> None:
     stream, seqs = stream_of(clock, KEYS[:30], shards=3)
     path = tmp_path / "checkpoints.json"
-    trigger = trigger_for(stream, clock, Handler(), path, duration=0.0)
+    trigger = trigger_for(stream, clock, PoisonHandler(), path, duration=0.0)
     assert trigger.run_until_drained(60)
     last: dict[str, str] = {}
     for r in trigger.capture.records:

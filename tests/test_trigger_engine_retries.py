@@ -13,28 +13,13 @@ from streamsim.clock import VirtualClock
 from streamsim.stream.memory import InMemoryStream
 from streamsim.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.trigger.engine import Trigger
-from tests.helpers import T0, assert_each_record_disposed_once, item_keys
+from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once
 
 
 def write(stream: InMemoryStream, key: str) -> str:
     record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
     assert record is not None
     return str(record["dynamodb"]["SequenceNumber"])
-
-
-class Handler:
-    """Records every batch's keys; raises while a batch holds a key in ``poison``."""
-
-    def __init__(self, *poison: str) -> None:
-        self.poison = set(poison)
-        self.batches: list[list[str]] = []
-
-    def __call__(self, event: dict[str, Any], context: Any) -> None:
-        keys = item_keys(event)
-        self.batches.append(keys)
-        bad = self.poison.intersection(keys)
-        if bad:
-            raise ValueError(f"poison {sorted(bad)}")
 
 
 def trigger_for(
@@ -62,7 +47,7 @@ def offsets(values: list[float]) -> list[float]:
 def test_default_retries_back_off_exponentially_until_the_record_expires_at_24_hours(clock) -> None:
     stream = InMemoryStream(clock=clock.now)
     poison_seq = write(stream, "poison")
-    handler = Handler("poison")
+    handler = PoisonHandler("poison")
     trigger = trigger_for(stream, clock, handler)
     trigger.run_for(3600)
     good_seq = write(stream, "good")  # written an hour later, behind the poison record
@@ -119,7 +104,7 @@ def test_backoff_follows_trigger_timing(clock) -> None:
     timing = TriggerTiming(
         initial_backoff_seconds=0.5, backoff_multiplier=3, max_backoff_seconds=10
     )
-    trigger = trigger_for(stream, clock, Handler("poison"), timing, maximum_retry_attempts=5)
+    trigger = trigger_for(stream, clock, PoisonHandler("poison"), timing, maximum_retry_attempts=5)
     assert trigger.run_until_drained(3600)
     attempts = trigger.capture.attempts
     assert [
@@ -139,7 +124,7 @@ def test_maximum_retry_attempts_n_gives_n_plus_1_invocations_then_a_discard(
 ) -> None:
     stream = InMemoryStream(clock=clock.now)
     poison_seq = write(stream, "poison")
-    handler = Handler("poison")
+    handler = PoisonHandler("poison")
     trigger = trigger_for(stream, clock, handler, maximum_retry_attempts=maximum_retry_attempts)
     trigger.run_for(0.1)
     good_seq = write(stream, "good")
@@ -162,7 +147,7 @@ def test_a_failed_batch_is_retried_whole(clock) -> None:
     stream = InMemoryStream(clock=clock.now)
     for key in ("a", "b", "poison", "c"):
         write(stream, key)
-    handler = Handler("poison")
+    handler = PoisonHandler("poison")
     trigger = trigger_for(stream, clock, handler, maximum_retry_attempts=2)
     assert trigger.run_until_drained(3600)
     assert handler.batches == [["a", "b", "poison", "c"]] * 3
@@ -191,7 +176,7 @@ def test_a_batch_that_succeeds_on_a_retry_is_processed_once(clock) -> None:
 def test_maximum_record_age_discards_once_the_oldest_record_is_older_than_60_s(clock) -> None:
     stream = InMemoryStream(clock=clock.now)
     poison_seq = write(stream, "poison")
-    trigger = trigger_for(stream, clock, Handler("poison"), maximum_record_age_in_seconds=60)
+    trigger = trigger_for(stream, clock, PoisonHandler("poison"), maximum_record_age_in_seconds=60)
     assert trigger.run_until_drained(3600)
 
     # Invoked at 0, 1, 3, 7, 15, 31; before the next (63) the record is 63 s old.
@@ -208,7 +193,7 @@ def test_maximum_record_age_uses_the_oldest_record_of_the_batch() -> None:
     write(stream, "old")
     clock.run(until=T0 + 50)
     write(stream, "new")
-    handler = Handler("old")
+    handler = PoisonHandler("old")
     trigger = trigger_for(stream, clock, handler, maximum_record_age_in_seconds=60)
     assert trigger.run_until_drained(3600)
 
@@ -226,7 +211,7 @@ def test_records_already_older_than_the_maximum_age_are_discarded_without_an_inv
     stream = InMemoryStream(clock=clock.now)
     seq = write(stream, "stale")
     clock.run(until=T0 + 120)  # the record waits 2 minutes before the trigger starts
-    handler = Handler()
+    handler = PoisonHandler()
     trigger = trigger_for(stream, clock, handler, maximum_record_age_in_seconds=60)
     assert trigger.run_until_drained(60)
     assert handler.batches == []
@@ -357,7 +342,7 @@ def test_a_poll_error_is_captured_and_is_not_a_retry(clock) -> None:
     for key in ("a", "b"):
         write(stream, key)
     throttled = ThrottledOnce(stream)
-    handler = Handler()
+    handler = PoisonHandler()
     trigger = Trigger(
         EventSourceMapping(starting_position="TRIM_HORIZON", maximum_retry_attempts=0),
         handler,
@@ -400,7 +385,7 @@ class DescribeFailsOnce:
 def test_a_failed_shard_discovery_is_a_poll_error_and_is_tried_again(clock) -> None:
     stream = InMemoryStream(clock=clock.now)
     write(stream, "a")
-    handler = Handler()
+    handler = PoisonHandler()
     trigger = Trigger(
         EventSourceMapping(starting_position="TRIM_HORIZON"),
         handler,
@@ -418,7 +403,7 @@ def test_a_failed_shard_discovery_is_a_poll_error_and_is_tried_again(clock) -> N
 def test_run_until_drained_gives_up_at_its_timeout_while_a_shard_is_blocked(clock) -> None:
     stream = InMemoryStream(clock=clock.now)
     write(stream, "poison")
-    trigger = trigger_for(stream, clock, Handler("poison"))
+    trigger = trigger_for(stream, clock, PoisonHandler("poison"))
     assert trigger.run_until_drained(60) is False
     assert clock.now() - T0 == 60
     assert trigger.capture.dispositions == []
