@@ -13,7 +13,7 @@ Prints, side by side:
 - play by play, incremental: ``PlayerState.fold`` plus a JSON round trip of the state per play
   (what a handler keeping state in DynamoDB does), timed on the sample's players, extrapolated.
 
-The input comes from a small numpy generator here (not ``streamsim.traffic``): players with a
+The input comes from a small numpy generator here (not ``streamsim.workbench.traffic``): players with a
 home time zone, a favourite game and an active period (some take a break); plays at local times
 of day, ms precision, in time order (as a log of plays would be).
 """
@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from streamsim.badges import (
+from streamsim.game.badges import (
     DEFAULT_RULES,
     PlayerState,
     badges_earned_by,
@@ -40,7 +40,7 @@ from streamsim.badges import (
     frame_to_plays,
     play_order,
 )
-from streamsim.plays import DEFAULT_GAMES, PLAY_COLUMNS, Play
+from streamsim.game.plays import DEFAULT_GAMES, PLAY_COLUMNS, Play
 
 ZONES = (
     "Europe/Amsterdam",

@@ -15,11 +15,11 @@ import statistics
 import time
 from datetime import datetime, timedelta, timezone
 
-from streamsim.backend import open_backend
-from streamsim.handler import BadgeHandler, HandlerSettings
-from streamsim.plays import Play
-from streamsim.playstore import play_to_item, write_play
-from streamsim.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
+from streamsim.aws.backend import open_backend
+from streamsim.aws.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
+from streamsim.game.handler import BadgeHandler, HandlerSettings
+from streamsim.game.plays import Play
+from streamsim.game.playstore import play_to_item, write_play
 
 START = datetime(2025, 1, 1, 12, tzinfo=timezone.utc)
 

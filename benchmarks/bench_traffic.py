@@ -23,7 +23,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from streamsim.traffic import Population, PopulationConfig
+from streamsim.workbench.traffic import Population, PopulationConfig
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
-from streamsim.backend import Backend, open_backend
+from streamsim.aws.backend import Backend, open_backend
 from streamsim.clock import VirtualClock
 
 # CI runs a fixed set of examples (a red run does not land); local runs explore new ones.

@@ -25,7 +25,7 @@ T0 = 1_767_225_600.0
 def assert_each_record_disposed_once(capture: Any) -> None:
     """Every record the trigger read ended with exactly one disposition, and nothing else did.
 
-    ``capture`` is a streamsim.trigger.capture.Capture; a record is (shard id, sequence number).
+    ``capture`` is a streamsim.aws.trigger.capture.Capture; a record is (shard id, sequence number).
     """
     from collections import Counter
 
@@ -52,7 +52,7 @@ def item_keys(event: dict[str, Any], attribute: str = "pk") -> list[str]:
 def stream_of(clock: Any, keys: list[str], shards: int = 1) -> tuple[Any, dict[str, str]]:
     """An in-memory stream with one INSERT per key (item {"pk": key}), and each key's sequence
     number."""
-    from streamsim.stream.memory import InMemoryStream
+    from streamsim.aws.stream.memory import InMemoryStream
 
     stream = InMemoryStream(clock=clock.now, shards=shards)
     seqs = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamsim.backend import (
+from streamsim.aws.backend import (
     EmbeddedServer,
     check_endpoint_allowed,
     is_loopback_url,

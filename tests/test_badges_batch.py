@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streamsim.badges import (
+from streamsim.errors import PlayValidationError
+from streamsim.game.badges import (
     AWARD_COLUMNS,
     DEFAULT_RULES,
     Comeback,
@@ -30,9 +31,8 @@ from streamsim.badges import (
     play_order,
     plays_to_frame,
 )
-from streamsim.badges.localdays import local_days
-from streamsim.errors import PlayValidationError
-from streamsim.plays import PLAY_COLUMNS, Play
+from streamsim.game.badges.localdays_batch import local_days
+from streamsim.game.plays import PLAY_COLUMNS, Play
 
 RULES = (
     FirstPlay(),
@@ -216,7 +216,7 @@ def test_unused_categories_and_player_ranges_without_plays() -> None:
 
 
 def test_strings_hashed_in_parallel_slices_give_the_same_codes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import streamsim.badges.batch as batch
+    import streamsim.game.badges.batch as batch
 
     frame = random_plays(3_000, 25, 12)
     expected = evaluate_batch(frame.astype({"player_id": "category", "game": "category"}))

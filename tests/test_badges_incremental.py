@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from streamsim.badges import (
+from streamsim.errors import PlayValidationError
+from streamsim.game.badges import (
     DEFAULT_RULES,
     DailyStreak,
     FirstPlay,
@@ -20,8 +21,7 @@ from streamsim.badges import (
     badges_earned_by,
     play_order,
 )
-from streamsim.errors import PlayValidationError
-from streamsim.plays import Play
+from streamsim.game.plays import Play
 
 START = datetime(2024, 5, 1, 18, tzinfo=timezone.utc)
 RULES = (FirstPlay(), DailyStreak(days=2), TotalPlays(count=3))

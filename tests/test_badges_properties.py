@@ -17,7 +17,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamsim.badges import (
+from streamsim.game.badges import (
     Award,
     BadgeRule,
     Comeback,
@@ -34,8 +34,8 @@ from streamsim.badges import (
     play_order,
     plays_to_frame,
 )
-from streamsim.badges.localdays import local_days
-from streamsim.plays import Play
+from streamsim.game.badges.localdays_batch import local_days
+from streamsim.game.plays import Play
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streamsim.badges import (
+from streamsim.errors import ConfigError
+from streamsim.game.badges import (
     DEFAULT_RULES,
     BadgeRule,
     Comeback,
@@ -29,8 +30,7 @@ from streamsim.badges import (
     plays_to_frame,
     rule_from_spec,
 )
-from streamsim.errors import ConfigError
-from streamsim.plays import Play
+from streamsim.game.plays import Play
 
 
 def local(when: str, tz: str) -> datetime:
@@ -280,8 +280,8 @@ def test_a_new_rule_is_one_small_class_and_both_paths_evaluate_it() -> None:
     from dataclasses import dataclass
     from typing import ClassVar
 
-    from streamsim.badges import RULE_TYPES, PlayFeatures
-    from streamsim.badges.rules import Scope
+    from streamsim.game.badges import RULE_TYPES, PlayFeatures
+    from streamsim.game.badges.rules import Scope
 
     @dataclass(frozen=True)
     class WeekendPlay(BadgeRule):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamsim.cli import main
+from streamsim.workbench.cli import main
 
 
 @pytest.mark.parametrize(
@@ -37,7 +37,7 @@ def test_bad_input_is_one_line_and_status_2(argv, message, capsys) -> None:
 
 
 def test_trigger_command_prints_handler_log_lines(backend, tmp_path, capsys) -> None:
-    from streamsim.tables import TableSpec, create_table
+    from streamsim.aws.tables import TableSpec, create_table
 
     dynamodb = backend.client("dynamodb")
     create_table(dynamodb, TableSpec("CliTable", ("pk", "S"), None, "NEW_IMAGE"))  # type: ignore[arg-type]
@@ -74,7 +74,7 @@ def test_serve_prints_its_endpoint_and_serves_until_stopped() -> None:
     import boto3
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamsim.cli", "serve"],
+        [sys.executable, "-m", "streamsim.workbench.cli", "serve"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

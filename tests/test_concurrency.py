@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from streamsim.stream.reader import StreamReader
-from streamsim.tables import TableSpec, create_table
+from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.tables import TableSpec, create_table
 
 WRITERS = 8
 ITEMS = 4

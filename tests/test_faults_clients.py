@@ -11,12 +11,12 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from streamsim.backend import LOCAL_CREDENTIALS, Backend
-from streamsim.faults.clients import MAX_CONSECUTIVE, ClientFaults
-from streamsim.faults.plan import FaultPlan
-from streamsim.faults.spec import parse_faults
-from streamsim.stream.reader import StreamReader
-from streamsim.tables import PLAYS, create_table
+from streamsim.aws.backend import LOCAL_CREDENTIALS, Backend
+from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.tables import PLAYS, create_table
+from streamsim.workbench.faults.clients import MAX_CONSECUTIVE, ClientFaults
+from streamsim.workbench.faults.plan import FaultPlan
+from streamsim.workbench.faults.spec import parse_faults
 
 
 def raw_client(backend: Backend, service: str = "dynamodb") -> Any:

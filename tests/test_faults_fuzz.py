@@ -21,15 +21,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.destinations import MemoryDestination
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
 from streamsim.errors import ConfigError, EventParseError, PlayValidationError
-from streamsim.handler import BadgeHandler, HandlerSettings
-from streamsim.plays import DEFAULT_GAMES, Play, play_key
-from streamsim.playstore import play_to_item, validate_play
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.config import EventSourceMapping, TriggerTiming
-from streamsim.trigger.destinations import MemoryDestination
-from streamsim.trigger.engine import Trigger
+from streamsim.game.handler import BadgeHandler, HandlerSettings
+from streamsim.game.plays import DEFAULT_GAMES, Play, play_key
+from streamsim.game.playstore import play_to_item, validate_play
 from tests.helpers import assert_each_record_disposed_once
 
 FUZZ = settings(

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.destinations import MemoryDestination
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.faults.handlers import FaultyHandler, InjectedHandlerError
-from streamsim.faults.spec import parse_faults
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.config import EventSourceMapping, TriggerTiming
-from streamsim.trigger.destinations import MemoryDestination
-from streamsim.trigger.engine import Trigger
+from streamsim.workbench.faults.handlers import FaultyHandler, InjectedHandlerError
+from streamsim.workbench.faults.spec import parse_faults
 from tests.helpers import assert_each_record_disposed_once, item_keys
 
 KEYS = [f"r{i}" for i in range(10)]

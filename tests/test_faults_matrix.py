@@ -11,14 +11,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from streamsim.analysis import accounting
-from streamsim.cli import main
-from streamsim.faults import check_invariant, invariant_lines
-from streamsim.faults import matrix as fault_matrix
-from streamsim.faults.matrix import SCENARIOS, FaultScenario, ScenarioResult, run_scenario
-from streamsim.runfolder import load_run
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.virtual import Scenario, simulate
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.workbench.analysis import accounting
+from streamsim.workbench.cli import main
+from streamsim.workbench.faults import check_invariant, invariant_lines
+from streamsim.workbench.faults import matrix as fault_matrix
+from streamsim.workbench.faults.matrix import SCENARIOS, FaultScenario, ScenarioResult, run_scenario
+from streamsim.workbench.runfolder import load_run
+from streamsim.workbench.virtual import Scenario, simulate
 
 BY_NAME = {s.name: s for s in SCENARIOS}
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from streamsim.backend import Backend, BackendInfo, open_backend, real_access_key_id
-from streamsim.cli import main
+from streamsim.aws.backend import Backend, BackendInfo, open_backend, real_access_key_id
 from streamsim.errors import BackendError
+from streamsim.workbench.cli import main
 
 #: AWS's documentation example key: the shape of a real one, the account of nobody.
 EXAMPLE_KEY = "AKIAIOSFODNN7EXAMPLE"

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamsim.cli import main
 from streamsim.errors import ConfigError
-from streamsim.faults.spec import (
+from streamsim.workbench.cli import main
+from streamsim.workbench.faults.spec import (
     NAMES,
     Duplicates,
     ExpireIterators,

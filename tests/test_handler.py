@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from streamsim.achievements import player_badges, scan_achievements
-from streamsim.badges import evaluate_batch, plays_to_frame
-from streamsim.handler import BadgeHandler, HandlerSettings
-from streamsim.plays import Play
-from streamsim.playstore import play_to_item, write_play
-from streamsim.stream.reader import StreamReader
-from streamsim.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
+from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, create_table
+from streamsim.game.achievements import player_badges, scan_achievements
+from streamsim.game.badges import evaluate_batch, plays_to_frame
+from streamsim.game.handler import BadgeHandler, HandlerSettings
+from streamsim.game.plays import Play
+from streamsim.game.playstore import play_to_item, write_play
 
 START = datetime(2026, 1, 1, 18, 0, tzinfo=timezone.utc)
 
@@ -128,7 +128,7 @@ def test_concurrent_deliveries_keep_the_incremental_state_consistent(backend) ->
     assert _awarded(dynamodb) == _expected(plays)
     import json
 
-    from streamsim.badges import PlayerState
+    from streamsim.game.badges import PlayerState
 
     for player in {p.player_id for p in plays}:
         item = dynamodb.get_item(TableName="PlayerState", Key={"player_id": {"S": player}})["Item"]

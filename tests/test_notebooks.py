@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from streamsim.report import SMALL
+from streamsim.workbench.report import SMALL
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

@@ -6,16 +6,16 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.tables import PLAYS, create_table
 from streamsim.errors import EventParseError, PlayValidationError
-from streamsim.playstore import (
+from streamsim.game.playstore import (
     play_from_item,
     play_to_item,
     query_plays,
     record_play,
     validate_play,
 )
-from streamsim.stream.reader import StreamReader
-from streamsim.tables import PLAYS, create_table
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc).timestamp()
 GOOD = dict(

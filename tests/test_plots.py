@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streamsim import plots
-from streamsim.analysis import latency_components, retry_timeline
-from streamsim.badges import DailyStreak, TotalPlays, evaluate_batch
-from streamsim.runfolder import Run
-from streamsim.traffic import Population, PopulationConfig
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.virtual import Scenario, simulate
+from streamsim import analysis, plots
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.game.badges import DailyStreak, TotalPlays, evaluate_batch
+from streamsim.workbench.analysis import latency_components, retry_timeline
+from streamsim.workbench.runfolder import Run
+from streamsim.workbench.traffic import Population, PopulationConfig
+from streamsim.workbench.virtual import Scenario, simulate
 
 QUEUE = "arn:aws:sqs:eu-central-1:000000000000:on-failure"
 #: 52 plays, exactly one of them poison (seed 5, see notebook 03).
@@ -53,12 +53,12 @@ def failing() -> dict[str, Run]:
 
 
 def test_clock_label_names_the_clock_of_runs_and_tables(run: Run) -> None:
-    assert plots.clock_label(run) == "virtual clock"
-    assert plots.clock_label(pd.DataFrame({"clock": ["wall"]})) == "wall clock"
-    assert plots.clock_label(pd.DataFrame({"x": [1]})) == "unknown clock"
+    assert analysis.clock_label(run) == "virtual clock"
+    assert analysis.clock_label(pd.DataFrame({"clock": ["wall"]})) == "wall clock"
+    assert analysis.clock_label(pd.DataFrame({"x": [1]})) == "unknown clock"
     framed = pd.DataFrame({"x": [1]})
     framed.attrs["clock"] = "virtual"
-    assert plots.clock_label(framed) == "virtual clock"
+    assert analysis.clock_label(framed) == "virtual clock"
 
 
 def test_latency_cdf_draws_one_line_per_component_in_seconds_on_the_runs_clock(run: Run) -> None:
@@ -100,16 +100,16 @@ def test_projection_draws_measured_and_projected_and_states_the_assumption(run: 
 
 
 def test_latency_steps_add_up_to_write_to_processed(run: Run) -> None:
-    steps = plots.latency_steps(run)
+    steps = analysis.latency_steps(run)
     long = latency_components(run)
     total = long[long["component"] == "write_to_processed"].set_index("play_id")["seconds"]
-    assert list(steps.columns) == [name for name, _, _ in plots.STEPS]
+    assert list(steps.columns) == [name for name, _, _ in analysis.STEPS]
     assert np.allclose(steps.sum(axis=1), total.loc[steps.index])
 
 
 def test_latency_steps_draw_a_stacked_bar_per_run(run: Run) -> None:
     ax = plots.plot_latency_steps({"a": run, "b": run})
-    assert len(ax.patches) == 2 * len(plots.STEPS)
+    assert len(ax.patches) == 2 * len(analysis.STEPS)
     assert [t.get_text() for t in ax.get_yticklabels()] == [
         "a\n(virtual clock)",
         "b\n(virtual clock)",
@@ -203,7 +203,7 @@ def test_badge_rate_table_counts_players_per_threshold(population: pd.DataFrame)
     rules = (*(DailyStreak(days=n) for n in (2, 4, 8, 30)), TotalPlays(count=10))
     awards = evaluate_batch(population, rules)
     players = population["player_id"].nunique()
-    table = plots.badge_rate_table(awards, rules, players)
+    table = analysis.badge_rate_table(awards, rules, players)
     assert list(table["rule"]) == ["DailyStreak"] * 4 + ["TotalPlays"]
     assert list(table["threshold"]) == [2, 4, 8, 30, 10]
     streaks = table[table["rule"] == "DailyStreak"]
@@ -219,7 +219,7 @@ def test_badge_rates_plot_one_line_per_population_against_the_threshold(
     population: pd.DataFrame,
 ) -> None:
     rules = tuple(DailyStreak(days=n) for n in (2, 3, 5))
-    table = plots.badge_rate_table(evaluate_batch(population, rules), rules, 150)
+    table = analysis.badge_rate_table(evaluate_batch(population, rules), rules, 150)
     both = pd.concat([table.assign(population="a"), table.assign(population="b")])
     ax = plots.plot_badge_rates(both, "DailyStreak", hue="population")
     assert len(ax.get_lines()) == 2
@@ -251,7 +251,7 @@ def test_badge_shares_draw_a_bar_per_badge_named_by_label() -> None:
 def test_failure_comparison_shows_the_blocked_day_and_what_the_queue_saves(
     failing: dict[str, Run],
 ) -> None:
-    table = plots.failure_comparison(failing, delayed_after_seconds=60)
+    table = analysis.failure_comparison(failing, delayed_after_seconds=60)
     defaults, bounded = table.loc["defaults"], table.loc["bounded"]
     assert defaults["plays"] == bounded["plays"] == 52
     # Defaults: the poison batch holds the shard for (almost) a day, then it and the plays that
@@ -266,7 +266,7 @@ def test_failure_comparison_shows_the_blocked_day_and_what_the_queue_saves(
 
 
 def test_outcomes_and_delays_are_drawn_per_setting(failing: dict[str, Run]) -> None:
-    table = plots.failure_comparison(failing)
+    table = analysis.failure_comparison(failing)
     ax = plots.plot_outcomes(table)
     assert len(ax.patches) == 3 * 2  # processed, queued, lost for each setting
     assert ax.get_xlabel() == "plays (count)"
@@ -284,6 +284,6 @@ def test_time_units_and_durations_read_as_a_person_would() -> None:
     assert plots.time_unit(30) == (1.0, "s")
     assert plots.time_unit(600) == (60.0, "min")
     assert plots.time_unit(86_400) == (3600.0, "h")
-    assert plots.duration_text(0.314) == "0.31 s"
-    assert plots.duration_text(300) == "0:05:00"
-    assert plots.duration_text(86_412) == "1 d 0:00:12"
+    assert analysis.duration_text(0.314) == "0.31 s"
+    assert analysis.duration_text(300) == "0:05:00"
+    assert analysis.duration_text(86_412) == "1 d 0:00:12"

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from streamsim.cli import main
-from streamsim.faults.plan import FaultPlan
-from streamsim.policy import STREAM_ACTIONS, allows, build_policy
-from streamsim.run import RunConfig, run_pipeline
-from streamsim.tables import latest_stream_arn
-from streamsim.trigger.config import EventSourceMapping
+from streamsim.aws.tables import latest_stream_arn
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.workbench.cli import main
+from streamsim.workbench.faults.plan import FaultPlan
+from streamsim.workbench.policy import STREAM_ACTIONS, allows, build_policy
+from streamsim.workbench.run import RunConfig, run_pipeline
 
 ACCOUNT, REGION = "123456789012", "eu-central-1"  # moto's account; the backend's region
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from streamsim.cli import main
-from streamsim.report import NOTEBOOKS_DIR, REPORT, SMALL, select_notebooks
+from streamsim.workbench.cli import main
+from streamsim.workbench.report import NOTEBOOKS_DIR, REPORT, SMALL, select_notebooks
 
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
@@ -76,7 +76,7 @@ def test_report_writes_code_free_html_with_embedded_figures(tmp_path: Path) -> N
     command = [
         sys.executable,
         "-c",
-        "import sys; from streamsim.cli import main; sys.exit(main(sys.argv[1:]))",
+        "import sys; from streamsim.workbench.cli import main; sys.exit(main(sys.argv[1:]))",
         "report",
         "--small",
         "--only",

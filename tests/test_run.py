@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streamsim.analysis import (
+from streamsim.errors import ConfigError, RunFolderError
+from streamsim.workbench.analysis import (
     accounting,
     badge_rates,
     iterator_age,
@@ -16,9 +17,8 @@ from streamsim.analysis import (
     play_timeline,
     throughput,
 )
-from streamsim.errors import ConfigError, RunFolderError
-from streamsim.run import RunConfig, run_pipeline
-from streamsim.runfolder import load_run
+from streamsim.workbench.run import RunConfig, run_pipeline
+from streamsim.workbench.runfolder import load_run
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_summary_is_json(small_run) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_two_runs_on_a_shared_endpoint_get_their_own_tables(_server, tmp_path: Path) -> None:
-    from streamsim.backend import open_backend
+    from streamsim.aws.backend import open_backend
 
     _server.reset()
     shared = open_backend(_server.endpoint_url)  # as a user's DynamoDB Local would be

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from streamsim.stream.memory import ITERATOR_LIFETIME_SECONDS, RETENTION_SECONDS, InMemoryStream
-from streamsim.stream.reader import Shard, StreamReader, parents_first
-from streamsim.tables import PLAYS, create_table
+from streamsim.aws.stream.memory import ITERATOR_LIFETIME_SECONDS, RETENTION_SECONDS, InMemoryStream
+from streamsim.aws.stream.reader import Shard, StreamReader, parents_first
+from streamsim.aws.tables import PLAYS, create_table
 from tests.helpers import record_operations
 
 BLOG_POLICY = {"DescribeStream", "GetShardIterator", "GetRecords", "ListStreams"}

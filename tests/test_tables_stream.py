@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamsim.stream.reader import StreamReader
-from streamsim.tables import (
+from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.tables import (
     StreamViewType,
     TableSpec,
     create_table,

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from streamsim.errors import ConfigError
-from streamsim.plays import PLAY_COLUMNS, Play
-from streamsim.traffic import (
+from streamsim.game.plays import PLAY_COLUMNS, Play
+from streamsim.workbench.traffic import (
     Population,
     PopulationConfig,
     Schedule,

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamsim.errors import ConfigError
-from streamsim.plays import PLAY_COLUMNS
-from streamsim.traffic import DEFAULT_TIME_ZONES, Beta, Population, PopulationConfig
+from streamsim.game.plays import PLAY_COLUMNS
+from streamsim.workbench.traffic import DEFAULT_TIME_ZONES, Beta, Population, PopulationConfig
 
 JUNK = st.one_of(
     st.none(),

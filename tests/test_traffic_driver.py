@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from streamsim.errors import ConfigError
-from streamsim.plays import Play
-from streamsim.traffic import (
+from streamsim.game.plays import Play
+from streamsim.workbench.traffic import (
     DriveStats,
     ManualClock,
     Population,

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streamsim.plays import PLAY_COLUMNS
-from streamsim.traffic import Beta, Population, PopulationConfig
+from streamsim.game.plays import PLAY_COLUMNS
+from streamsim.workbench.traffic import Beta, Population, PopulationConfig
 
 #: A window over the 2024 spring DST changes (US 10 Mar, EU 31 Mar, Sydney 7 Apr).
 SPRING = date(2024, 3, 1)

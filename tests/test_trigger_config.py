@@ -12,14 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamsim.errors import ConfigError
-from streamsim.trigger.config import (
+from streamsim.aws.trigger.config import (
     KNOWN_CLI_KEYS,
     DestinationConfig,
     DestinationType,
     EventSourceMapping,
     TriggerTiming,
 )
+from streamsim.errors import ConfigError
 
 STREAM_ARN = "arn:aws:dynamodb:eu-central-1:123456789012:table/Plays/stream/2024-06-10T19:26:16.525"
 QUEUE_ARN = "arn:aws:sqs:eu-central-1:123456789012:plays-dlq"

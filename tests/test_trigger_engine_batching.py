@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.config import EventSourceMapping, TriggerTiming
-from streamsim.trigger.engine import Trigger
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys
 
 MIB6 = 6 * 1024 * 1024

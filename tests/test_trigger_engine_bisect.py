@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.destinations import MemoryDestination
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.trigger.destinations import MemoryDestination
-from streamsim.trigger.engine import Trigger
 from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once, item_keys, stream_of
 
 KEYS = [f"r{i}" for i in range(8)]

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.tables import TableSpec, create_table
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.destinations import MemoryDestination, SqsDestination, create_queue
+from streamsim.aws.trigger.engine import Trigger
+from streamsim.aws.trigger.onfailure import iso_millis, iso_seconds
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.tables import TableSpec, create_table
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.trigger.destinations import MemoryDestination, SqsDestination, create_queue
-from streamsim.trigger.engine import Trigger
-from streamsim.trigger.onfailure import iso_millis, iso_seconds
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys
 
 SAMPLE = json.loads(

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.checkpoints import CheckpointStore
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.checkpoints import CheckpointStore
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.trigger.engine import Trigger
 from tests.helpers import assert_each_record_disposed_once, item_keys
 
 CHESS = {

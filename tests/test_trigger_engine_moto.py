@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from streamsim.aws.tables import JANS_TABLE, create_table
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import WallClock
-from streamsim.handlers.blog import lambda_handler
-from streamsim.tables import JANS_TABLE, create_table
-from streamsim.trigger.config import EventSourceMapping, TriggerTiming
-from streamsim.trigger.engine import Trigger
+from streamsim.workbench.handlers.blog import lambda_handler
 from tests.helpers import assert_each_record_disposed_once
 
 pytestmark = pytest.mark.slow

@@ -8,11 +8,11 @@ import json
 import zlib
 from typing import Any
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.capture import AttemptRow
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.capture import AttemptRow
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.trigger.engine import Trigger
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys
 
 

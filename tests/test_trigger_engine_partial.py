@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.destinations import MemoryDestination
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.trigger.destinations import MemoryDestination
-from streamsim.trigger.engine import Trigger
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys, stream_of
 
 REPORT = ["ReportBatchItemFailures"]

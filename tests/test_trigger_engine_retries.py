@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from streamsim.stream.memory import InMemoryStream
-from streamsim.trigger.config import EventSourceMapping, TriggerTiming
-from streamsim.trigger.engine import Trigger
 from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once
 
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.filters import MAX_PATTERN_DEPTH, FilterCriteria
 from streamsim.errors import ConfigError
-from streamsim.trigger.config import EventSourceMapping
-from streamsim.trigger.filters import MAX_PATTERN_DEPTH, FilterCriteria
 
 SAMPLE = Path("/work/shared/aws-samples/powertools_dynamoStreamEvent.json")
 INSERT, MODIFY = json.loads(SAMPLE.read_text(encoding="utf-8"))["Records"]

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from streamsim.errors import EventParseError
-from streamsim.trigger.onfailure import (
+from streamsim.aws.trigger.onfailure import (
     FailureCondition,
     build_on_failure_record,
     derived_request_id,
@@ -19,6 +18,7 @@ from streamsim.trigger.onfailure import (
     iso_seconds,
     s3_object_key,
 )
+from streamsim.errors import EventParseError
 
 SAMPLE = Path(
     "/work/shared/aws-samples/powertools_dynamoStreamLambdaInvocationEvent_onfailure.json"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from streamsim.analysis import accounting, latency_percentiles
 from streamsim.errors import ConfigError
-from streamsim.sweep import parse_grid, sweep
-from streamsim.virtual import Scenario, simulate, with_settings
+from streamsim.workbench.analysis import accounting, latency_percentiles
+from streamsim.workbench.sweep import parse_grid, sweep
+from streamsim.workbench.virtual import Scenario, simulate, with_settings
 
 SMALL = Scenario(players=20, days=5, rate=10.0, seed=2)
 
@@ -36,7 +36,7 @@ def test_propagation_delay_is_an_explicit_assumption() -> None:
 
 
 def test_poison_plays_go_to_the_destination_and_nothing_is_lost() -> None:
-    from streamsim.trigger.config import EventSourceMapping
+    from streamsim.aws.trigger.config import EventSourceMapping
 
     mapping = EventSourceMapping.from_aws(
         {

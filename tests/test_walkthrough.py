@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamsim.walkthrough import run_walkthrough
+from streamsim.workbench.walkthrough import run_walkthrough
 
 
 @pytest.mark.slow

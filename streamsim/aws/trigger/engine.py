@@ -1,0 +1,542 @@
+"""The event-source-mapping emulator: polls shards, batches records, invokes, retries.
+
+One logic on either clock (streamsim.clock). Per shard, a poller process reads records
+(4 polls a second by default [D]) and hands them to ParallelizationFactor lanes: records of one
+item key always go to the same lane, so they are never in flight together and keep their order
+[D]. A lane assembles a batch (BatchSize, MaximumBatchingWindowInSeconds, the 6 MB payload cap
+[D]), invokes the handler and follows the failure policy (streamsim.aws.trigger.policy) while it
+holds the lane: a failing batch blocks its lane (with the default factor 1, its shard) [E], and
+only that. Children of a split shard start once their parent is finished [S].
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+from botocore.exceptions import BotoCoreError, ClientError
+
+from streamsim.aws.stream.reader import GET_RECORDS_LIMIT, Shard, ShardCursor, StreamReader
+from streamsim.aws.stream.records import StreamRecord
+from streamsim.aws.trigger.capture import (
+    AttemptRow,
+    Capture,
+    Disposition,
+    DispositionRow,
+    PollErrorRow,
+    RecordRow,
+)
+from streamsim.aws.trigger.checkpoints import CheckpointStore, ShardProgress
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.context import function_arn
+from streamsim.aws.trigger.destinations import Destination
+from streamsim.aws.trigger.filters import FilterCriteria
+from streamsim.aws.trigger.invoke import Handler, InvocationResult, Invoker
+from streamsim.aws.trigger.onfailure import build_on_failure_record
+from streamsim.aws.trigger.output import OutputCapture
+from streamsim.aws.trigger.policy import Action, expiry, next_step, split_in_two
+from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
+from streamsim.clock import Clock
+
+#: ``{"Records":[]}``: the invoke payload around the records (the 6 MB cap is on the whole).
+_EVENT_ENVELOPE_BYTES = len('{"Records":[]}')
+
+
+@dataclass
+class _Lane:
+    index: int
+    queue: deque[tuple[StreamRecord, float]] = field(default_factory=deque)
+    busy: bool = False
+    wakeup: simpy.Event | None = None
+
+    def wake(self) -> None:
+        if self.wakeup is not None and not self.wakeup.triggered:
+            self.wakeup.succeed()
+
+
+@dataclass
+class _ShardState:
+    shard: Shard
+    cursor: ShardCursor
+    progress: ShardProgress
+    lanes: list[_Lane]
+    caught_up: bool = False
+    finished: bool = False
+    #: Fires when a lane finishes a batch: the poller waits on it while every lane is busy.
+    lane_freed: simpy.Event | None = None
+
+    def free_lane(self) -> None:
+        if self.lane_freed is not None and not self.lane_freed.triggered:
+            self.lane_freed.succeed()
+
+    @property
+    def idle(self) -> bool:
+        return all(not lane.queue and not lane.busy for lane in self.lanes)
+
+
+class Trigger:
+    """A Lambda event source mapping on one stream, calling any ``handler(event, context)``."""
+
+    def __init__(
+        self,
+        mapping: EventSourceMapping,
+        handler: Handler,
+        *,
+        streams: Any,
+        stream_arn: str,
+        clock: Clock,
+        timing: TriggerTiming | None = None,
+        destination: Destination | None = None,
+        checkpoints: CheckpointStore | None = None,
+        capture: Capture | None = None,
+        region: str | None = None,
+        function_name: str = "streamsim-handler",
+        mapping_id: str | None = None,
+        handler_duration_seconds: float = 0.01,
+        shard_discovery_interval_seconds: float = 10.0,
+        output: OutputCapture | None = None,
+    ) -> None:
+        self.mapping = mapping
+        self.timing = timing or TriggerTiming()
+        self.clock = clock
+        self.reader = StreamReader(streams, stream_arn, region)
+        self.destination = destination
+        self.checkpoints = checkpoints or CheckpointStore()
+        self.capture = capture or Capture()
+        self.mapping_id = mapping_id or str(uuid.uuid4())
+        self.function_arn = function_arn(function_name, self.reader.region)
+        self.filters = FilterCriteria.from_mapping(mapping)
+        self.invoker = Invoker(
+            handler=handler,
+            function_name=function_name,
+            function_arn=self.function_arn,
+            timeout_seconds=self.timing.function_timeout_seconds,
+            report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES
+            in mapping.function_response_types,
+            base_duration_seconds=handler_duration_seconds,
+            output=output or OutputCapture(),
+        )
+        self.shard_discovery_interval_seconds = shard_discovery_interval_seconds
+        self._shards: dict[str, _ShardState] = {}
+        self._batch_ids = 0
+        self._stopping = False
+        self._killed = False
+        self._started = False
+        self._discovered_once = False
+        #: Shards described when the trigger started: StartingPosition applies to these only;
+        #: shards that appear later (a split's children) are read from their first record.
+        self._initial_shards: set[str] | None = None
+        #: A shard finished since the last discovery (it may have children): not yet drained.
+        self._lineage_stale = False
+        self._rediscover: simpy.Event | None = None
+        self._quiet: simpy.Event | None = None
+        #: First invocation time of records not yet finished (for latency, per record).
+        self._first_invoked: dict[str, float] = {}
+
+    # ---- running -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Schedule the trigger's processes on the clock (run the clock to make them go)."""
+        if self._started:
+            return
+        self._started = True
+        self.clock.env.process(self._supervise())
+
+    def stop(self) -> None:
+        """Stop polling and taking batches; a batch in hand finishes (a restart resumes after the
+        checkpoint: at least once, never skipping)."""
+        self._stopping = True
+        for state in self._shards.values():
+            state.free_lane()
+            for lane in state.lanes:
+                lane.wake()
+
+    def kill(self) -> None:
+        """Stop as if the process died: batches in hand are abandoned unfinished, so their
+        records are not checkpointed and a new trigger on the same checkpoints re-delivers them."""
+        self._killed = True
+        self.stop()
+
+    @property
+    def drained(self) -> bool:
+        """Every known shard is caught up with nothing queued or in flight."""
+        return (
+            self._discovered_once
+            and not self._lineage_stale
+            and all(s.finished or (s.caught_up and s.idle) for s in self._shards.values())
+        )
+
+    def run_until_drained(
+        self, timeout_seconds: float, settle_seconds: float | None = None
+    ) -> bool:
+        """Run the clock until drained (and still drained after ``settle_seconds``) or timeout.
+
+        Returns True when drained. Uses the trigger's own clock, so it is instant on virtual time.
+        """
+        self.start()
+        settle = self.timing.poll_interval_seconds * 2 if settle_seconds is None else settle_seconds
+        deadline = self.clock.now() + timeout_seconds
+        result = {"drained": False}
+
+        def watch() -> Generator[Any, Any, None]:
+            # Woken by pollers that find nothing new, not by a timer: 24 virtual hours of a
+            # blocked shard cost no steps here.
+            while self.clock.now() < deadline:
+                if self.drained:
+                    yield self.clock.sleep(settle)
+                    if self.drained:
+                        result["drained"] = True
+                        return
+                    continue
+                self._quiet = self.clock.env.event()
+                yield self._quiet | self.clock.sleep(deadline - self.clock.now())
+
+        with self.invoker.output.installed():
+            self.clock.run(until=self.clock.env.process(watch()))
+        return result["drained"]
+
+    def run_for(self, seconds: float) -> None:
+        """Run the clock for ``seconds`` (handler output is captured, not printed)."""
+        self.start()
+        with self.invoker.output.installed():
+            self.clock.run(until=self.clock.env.now + seconds)
+
+    def close(self) -> None:
+        self.stop()
+        self.invoker.close()
+
+    def _key(self, shard_id: str) -> str:
+        """Checkpoints are per stream and shard: moto reuses one shard id for every stream."""
+        return f"{self.reader.stream_arn}|{shard_id}"
+
+    def _notify_quiet(self) -> None:
+        if self._quiet is not None and not self._quiet.triggered:
+            self._quiet.succeed()
+
+    # ---- processes ---------------------------------------------------------------------------
+    def _supervise(self) -> Generator[Any, Any, None]:
+        """Discover shards; start each once its parent is finished [S]."""
+        while not self._stopping:
+            try:
+                shards = self.reader.shards()
+            except (ClientError, BotoCoreError) as exc:
+                self._poll_error("-", exc)
+                yield self.clock.sleep(self.timing.poll_interval_seconds)
+                continue
+            known = {s.shard_id for s in shards}
+            if self._initial_shards is None:
+                self._initial_shards = known
+            self._lineage_stale = False
+            for shard in shards:
+                if shard.shard_id in self._shards or self.checkpoints.is_finished(
+                    self._key(shard.shard_id)
+                ):
+                    continue
+                parent = shard.parent_shard_id
+                parent_done = (
+                    parent is None
+                    or parent not in known
+                    or self.checkpoints.is_finished(self._key(parent))
+                    or (parent in self._shards and self._shards[parent].finished)
+                )
+                if parent_done:
+                    self._start_shard(shard)
+            self._discovered_once = True
+            self._notify_quiet()
+            waiting = any(
+                s.shard_id not in self._shards
+                and not self.checkpoints.is_finished(self._key(s.shard_id))
+                for s in shards
+            )
+            # Look again soon while children wait for a parent, else at the discovery interval.
+            interval = (
+                self.timing.poll_interval_seconds
+                if waiting
+                else self.shard_discovery_interval_seconds
+            )
+            self._rediscover = self.clock.env.event()
+            yield self.clock.sleep(interval) | self._rediscover
+
+    def _start_shard(self, shard: Shard) -> None:
+        checkpoint = self.checkpoints.get(self._key(shard.shard_id))
+        initial = self._initial_shards is not None and shard.shard_id in self._initial_shards
+        position = self.mapping.starting_position if initial else "TRIM_HORIZON"
+        cursor = self.reader.cursor(shard, position, after=checkpoint)
+        lanes = [_Lane(i) for i in range(self.mapping.parallelization_factor)]
+        state = _ShardState(shard, cursor, ShardProgress(checkpoint=checkpoint), lanes)
+        self._shards[shard.shard_id] = state
+        self.clock.env.process(self._poll(state))
+        for lane in lanes:
+            self.clock.env.process(self._lane(state, lane))
+
+    def _poll(self, state: _ShardState) -> Generator[Any, Any, None]:
+        """Read the shard and route records to lanes (filtered records are finished at once)."""
+        shard_id = state.shard.shard_id
+        while not self._stopping:
+            while all(lane.busy for lane in state.lanes) and not self._stopping:
+                # Lambda reads no further while every batch of the shard is in flight (a
+                # failing batch blocks its shard [E]); this also keeps a 24 h retry cheap.
+                state.lane_freed = self.clock.env.event()
+                yield state.lane_freed
+            if self._stopping:
+                return
+            try:
+                records = state.cursor.read(GET_RECORDS_LIMIT)
+            except (ClientError, BotoCoreError) as exc:
+                # Errors before invoking do not count against MaximumRetryAttempts [E].
+                self._poll_error(shard_id, exc)
+                yield self.clock.sleep(self.timing.poll_interval_seconds)
+                continue
+            now = self.clock.now()
+            for record in records:
+                self.capture.records.append(
+                    RecordRow(
+                        self.mapping_id,
+                        shard_id,
+                        record.sequence_number,
+                        record.event_id,
+                        record.event_name,
+                        record.keys_json,
+                        record.created_at,
+                        now,
+                        record.size_bytes,
+                        self.clock.kind,
+                    )
+                )
+                state.progress.add(record.sequence_number)
+                if self.filters is not None and not self.filters.matches(record.event):
+                    # Filtered records are checkpointed past, never delivered [F].
+                    self._finish(state, [record], Disposition.FILTERED, 0, None)
+                    continue
+                lane = state.lanes[record.key_hash % len(state.lanes)]
+                lane.queue.append((record, now))
+                lane.wake()
+            state.caught_up = not records
+            if state.caught_up and state.idle:
+                self._notify_quiet()
+            if state.cursor.finished:
+                yield from self._wait_idle(state)
+                if not state.idle:
+                    return  # stopped with records in hand: the shard is not finished
+                state.finished = True
+                self.checkpoints.finish_shard(self._key(shard_id))
+                for lane in state.lanes:
+                    lane.wake()
+                # Its children may start now: look for them at once, and do not report
+                # drained before that look.
+                self._lineage_stale = True
+                if self._rediscover is not None and not self._rediscover.triggered:
+                    self._rediscover.succeed()
+                self._notify_quiet()
+                return
+            if len(records) < GET_RECORDS_LIMIT:
+                yield self.clock.sleep(self.timing.poll_interval_seconds)
+
+    def _wait_idle(self, state: _ShardState) -> Generator[Any, Any, None]:
+        while not state.idle and not self._stopping:
+            yield self.clock.sleep(self.timing.poll_interval_seconds)
+
+    def _lane(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
+        """Take batches from the lane's queue and deliver them, one at a time."""
+        window = self.mapping.maximum_batching_window_in_seconds
+        while not self._stopping:
+            while not lane.queue:
+                if self._stopping or state.finished:
+                    return
+                lane.wakeup = self.clock.env.event()
+                yield lane.wakeup
+            if window > 0:
+                # Gather until the batch is full, the window ends, or the payload cap [D].
+                deadline = lane.queue[0][1] + window
+                while (
+                    len(lane.queue) < self.mapping.batch_size
+                    and self._queued_bytes(lane) < self.timing.max_payload_bytes
+                    and self.clock.now() < deadline
+                    and not self._stopping
+                ):
+                    lane.wakeup = self.clock.env.event()
+                    yield lane.wakeup | self.clock.sleep(deadline - self.clock.now())
+            if self._stopping:
+                return  # take no new batch after stop(): a restart re-delivers the queue
+            batch = self._take_batch(lane)
+            lane.busy = True
+            try:
+                yield from self._deliver(state, lane, batch, retries=0)
+            finally:
+                lane.busy = False
+                state.free_lane()
+
+    def _take_batch(self, lane: _Lane) -> list[StreamRecord]:
+        batch: list[StreamRecord] = []
+        size = _EVENT_ENVELOPE_BYTES
+        while lane.queue and len(batch) < self.mapping.batch_size:
+            record = lane.queue[0][0]
+            grown = size + record.payload_bytes + (1 if batch else 0)  # a comma between records
+            if batch and grown > self.timing.max_payload_bytes:
+                break  # the 6 MB invoke payload cap [D], on the event as sent
+            size = grown
+            batch.append(lane.queue.popleft()[0])
+        return batch
+
+    @staticmethod
+    def _queued_bytes(lane: _Lane) -> int:
+        return sum(record.payload_bytes for record, _ in lane.queue)
+
+    def _deliver(
+        self, state: _ShardState, lane: _Lane, batch: list[StreamRecord], retries: int
+    ) -> Generator[Any, Any, None]:
+        """Deliver one batch until it succeeds or is discarded (the shard's lane is held)."""
+        self._batch_ids += 1
+        batch_id = self._batch_ids
+        attempt = 0
+        backoff = 0.0
+        while batch and not self._killed:
+            if self._stopping:
+                return  # no retry after stop(): unfinished, so a restart re-delivers it
+            condition = expiry(
+                oldest_created_at=min(r.created_at for r in batch),
+                now=self.clock.now(),
+                maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
+                retention_seconds=self.timing.record_retention_seconds,
+            )
+            if condition is not None:
+                self._discard(state, batch, condition, attempt)
+                return
+            attempt += 1
+            for record in batch:
+                self._first_invoked.setdefault(record.sequence_number, self.clock.now())
+            result: InvocationResult = yield from self.invoker.invoke(batch, self.clock)
+            if self._killed:
+                return  # the process died with this batch in hand
+            self.capture.attempt(
+                self._attempt_row(state, lane, batch_id, attempt, retries, backoff, batch, result)
+            )
+            step = next_step(
+                outcome=result.outcome.value,
+                batch_size=len(batch),
+                retries=retries,
+                failed_from=result.failed_from,
+                maximum_retry_attempts=self.mapping.maximum_retry_attempts,
+                bisect=self.mapping.bisect_batch_on_function_error,
+                backoff_seconds=self.timing.backoff_delay(retries + 1),
+            )
+            if step.action is Action.DONE:
+                self._finish(state, batch, Disposition.PROCESSED, attempt, None)
+                return
+            if step.action is Action.BISECT:
+                cut = split_in_two(len(batch))
+                yield from self._deliver(state, lane, batch[:cut], retries)
+                yield from self._deliver(state, lane, batch[cut:], retries)
+                return
+            if step.from_sequence_number is not None:
+                done = [r for r in batch if r.seq < int(step.from_sequence_number)]
+                self._finish(state, done, Disposition.PROCESSED, attempt, None)
+                batch = [r for r in batch if r.seq >= int(step.from_sequence_number)]
+            retries = step.retries
+            if step.action is Action.DISCARD:
+                self._discard(state, batch, step.condition or "", attempt)
+                return
+            backoff = step.delay_seconds
+            yield self.clock.sleep(backoff)
+
+    # ---- outcomes ------------------------------------------------------------------------------
+    def _finish(
+        self,
+        state: _ShardState,
+        records: list[StreamRecord],
+        disposition: Disposition,
+        attempts: int,
+        condition: str | None,
+    ) -> None:
+        now = self.clock.now()
+        moved = False
+        for record in records:
+            self.capture.dispositions.append(
+                DispositionRow(
+                    self.mapping_id,
+                    state.shard.shard_id,
+                    record.sequence_number,
+                    disposition.value,
+                    now,
+                    attempts,
+                    condition,
+                    self.clock.kind,
+                    self._first_invoked.pop(record.sequence_number, None),
+                )
+            )
+            moved = state.progress.finish(record.sequence_number) or moved
+        if moved and state.progress.checkpoint is not None:
+            self.checkpoints.save(self._key(state.shard.shard_id), state.progress.checkpoint)
+
+    def _discard(
+        self, state: _ShardState, batch: list[StreamRecord], condition: str, attempts: int
+    ) -> None:
+        """Give up on a batch: tell the on-failure destination, if any, and move on [E]."""
+        disposition = Disposition.DISCARDED
+        if self.destination is not None:
+            message = build_on_failure_record(
+                records=[r.event for r in batch],
+                shard_id=state.shard.shard_id,
+                stream_arn=self.reader.stream_arn,
+                function_arn=self.function_arn,
+                condition=condition,
+                approximate_invoke_count=attempts,
+                timestamp=self.clock.now(),
+                destination_arn=self.destination.arn,
+            )
+            try:
+                self.destination.send(message)
+                self.capture.destination_messages.append(message)
+                disposition = Disposition.DESTINATION
+            except (ClientError, BotoCoreError, OSError) as exc:
+                self._poll_error(state.shard.shard_id, exc)
+        self._finish(state, batch, disposition, attempts, condition)
+
+    def _attempt_row(
+        self,
+        state: _ShardState,
+        lane: _Lane,
+        batch_id: int,
+        attempt: int,
+        retries: int,
+        backoff: float,
+        batch: list[StreamRecord],
+        result: InvocationResult,
+    ) -> AttemptRow:
+        return AttemptRow(
+            mapping=self.mapping_id,
+            shard_id=state.shard.shard_id,
+            lane=lane.index,
+            batch_id=batch_id,
+            attempt=attempt,
+            retry=retries,
+            backoff_seconds=backoff,
+            first_sequence_number=batch[0].sequence_number,
+            last_sequence_number=batch[-1].sequence_number,
+            records=len(batch),
+            payload_bytes=sum(r.payload_bytes for r in batch),
+            invoked_at=result.invoked_at,
+            completed_at=result.completed_at,
+            outcome=result.outcome.value,
+            error_type=result.error_type,
+            error_message=result.error_message,
+            failed_from=result.failed_from,
+            request_id=result.request_id,
+            log_lines=result.log_lines,
+            clock=self.clock.kind,
+        )
+
+    def _poll_error(self, shard_id: str, exc: BaseException) -> None:
+        code = (
+            exc.response.get("Error", {}).get("Code", "")
+            if isinstance(exc, ClientError)
+            else type(exc).__name__
+        )
+        self.capture.poll_errors.append(
+            PollErrorRow(
+                self.mapping_id, shard_id, self.clock.now(), code, str(exc), self.clock.kind
+            )
+        )

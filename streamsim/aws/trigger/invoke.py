@@ -1,0 +1,176 @@
+"""Invoking the handler: one call of ``handler(event, context)`` with its outcome and logs.
+
+On the wall clock the handler runs in a worker thread and the trigger waits up to the function
+timeout; a handler still running then is a timeout (Lambda would stop its sandbox; a Python
+thread cannot be stopped, so its late result is ignored). On the virtual clock the handler runs
+inline and its duration is a model (``base_duration_seconds`` plus what it declares with
+``context.spend``), so a timeout is exact and instant.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from streamsim.aws.stream.records import StreamRecord, lambda_event
+from streamsim.aws.trigger.context import LambdaContext
+from streamsim.aws.trigger.output import OutputCapture, log_lines
+from streamsim.aws.trigger.response import BatchVerdict, judge_response
+from streamsim.clock import Clock
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class Outcome(str, Enum):
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    outcome: Outcome
+    request_id: str
+    invoked_at: float
+    completed_at: float
+    log_lines: tuple[str, ...]
+    error_type: str | None = None
+    error_message: str | None = None
+    #: Lowest failed sequence number of a partial batch response.
+    failed_from: str | None = None
+    response: Any = field(default=None, repr=False)
+
+
+@dataclass
+class Invoker:
+    """Calls one handler for the trigger; owns the worker threads of the wall clock."""
+
+    handler: Handler
+    function_name: str
+    function_arn: str
+    timeout_seconds: float
+    report_batch_item_failures: bool
+    memory_limit_in_mb: int = 128
+    base_duration_seconds: float = 0.01
+    output: OutputCapture = field(default_factory=OutputCapture)
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+
+    def invoke(
+        self, records: list[StreamRecord], clock: Clock
+    ) -> Generator[Any, Any, InvocationResult]:
+        """A simpy process step: invoke, wait for the outcome on ``clock``, return it."""
+        context = LambdaContext(
+            function_name=self.function_name,
+            invoked_function_arn=self.function_arn,
+            memory_limit_in_mb=self.memory_limit_in_mb,
+            timeout_seconds=self.timeout_seconds,
+            clock=clock,
+            started_at=clock.now(),
+        )
+        event = lambda_event(records)
+        seqs = [r.sequence_number for r in records]
+        invoked_at = context.started_at
+        if clock.virtual:
+            raw = self._call(event, context)
+            duration = self.base_duration_seconds + context.spent_seconds
+            if duration > self.timeout_seconds:
+                yield clock.sleep(self.timeout_seconds)
+                return self._timeout(context, invoked_at, clock.now(), raw[1])
+            yield clock.sleep(duration)
+            return self._result(raw, seqs, context, invoked_at, clock.now())
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="streamsim-handler")
+        future = self._pool.submit(self._call, event, context)
+        deadline = invoked_at + self.timeout_seconds
+        while not future.done() and clock.now() < deadline:
+            yield clock.sleep(min(0.005, max(0.0, deadline - clock.now())))
+        if not future.done():
+            return self._timeout(context, invoked_at, clock.now(), [])
+        if future.cancelled():  # the trigger was closed with this invocation queued
+            return self._result(
+                (None, [], RuntimeError("invocation cancelled: the trigger was closed")),
+                seqs,
+                context,
+                invoked_at,
+                clock.now(),
+            )
+        return self._result(future.result(), seqs, context, invoked_at, clock.now())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _call(
+        self, event: dict[str, Any], context: LambdaContext
+    ) -> tuple[Any, list[str], BaseException | None]:
+        """Run the handler, capturing its printed output; never raises."""
+        with self.output.collect() as buffer:
+            # The runtime's own lines go straight to the buffer: a timed-out handler thread
+            # that ends after the run (router removed) must not print them to the console.
+            print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=buffer)
+            try:
+                response = self.handler(event, context)
+                json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
+                error: BaseException | None = None
+            except Exception as exc:  # noqa: BLE001 - a handler failure is data here
+                response, error = None, exc
+                print(f"[ERROR] {type(exc).__name__}: {exc}", file=buffer)
+                print("".join(traceback.format_exception(exc)).rstrip(), file=buffer)
+            print(f"END RequestId: {context.aws_request_id}", file=buffer)
+        return response, log_lines(buffer.getvalue()), error
+
+    def _result(
+        self,
+        raw: tuple[Any, list[str], BaseException | None],
+        seqs: list[str],
+        context: LambdaContext,
+        invoked_at: float,
+        completed_at: float,
+    ) -> InvocationResult:
+        response, lines, error = raw
+        common = dict(
+            request_id=context.aws_request_id,
+            invoked_at=invoked_at,
+            completed_at=completed_at,
+            log_lines=tuple(lines),
+            response=response,
+        )
+        if error is not None:
+            error_type = type(error).__name__
+            if isinstance(error, TypeError) and "JSON serializable" in str(error):
+                error_type = "Runtime.MarshalError"
+            return InvocationResult(
+                Outcome.ERROR, error_type=error_type, error_message=str(error), **common
+            )  # type: ignore[arg-type]
+        verdict: BatchVerdict = judge_response(response, seqs, self.report_batch_item_failures)
+        if verdict.invalid is not None:
+            return InvocationResult(
+                Outcome.ERROR,
+                error_type="InvalidBatchItemFailures",
+                error_message=verdict.invalid,
+                **common,  # type: ignore[arg-type]
+            )
+        if verdict.failed_from is not None:
+            return InvocationResult(Outcome.PARTIAL, failed_from=verdict.failed_from, **common)  # type: ignore[arg-type]
+        return InvocationResult(Outcome.SUCCESS, **common)  # type: ignore[arg-type]
+
+    def _timeout(
+        self, context: LambdaContext, invoked_at: float, completed_at: float, lines: list[str]
+    ) -> InvocationResult:
+        message = f"Task timed out after {self.timeout_seconds:.2f} seconds"
+        return InvocationResult(
+            Outcome.TIMEOUT,
+            request_id=context.aws_request_id,
+            invoked_at=invoked_at,
+            completed_at=completed_at,
+            log_lines=tuple(lines) + (f"{context.aws_request_id} {message}",),
+            error_type="Sandbox.Timedout",
+            error_message=message,
+        )

@@ -1,0 +1,272 @@
+"""The badge handler: the blog's Lambda, deployable to AWS Lambda unchanged.
+
+For each new play in the batch it evaluates the badge rules (streamsim.game.badges, the same module
+the notebooks use) and writes new achievements with conditional writes, so retries and
+duplicates never award twice. Two strategies:
+
+- ``read-all`` (the blog's): Query all of the player's previous plays, evaluate.
+- ``incremental``: keep a small per-player state item (PlayerState table); fold the play into it
+  when no earlier play is missing from it (a cheap key-range Query checks that), else rebuild
+  from a full Query. The state item is written with optimistic locking (a version number), so
+  concurrent and repeated deliveries keep it consistent.
+
+Records it cannot understand fail by sequence number in ``batchItemFailures`` [B] without
+stopping the rest of the batch. Configuration comes from environment variables:
+PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, BADGE_RULES (JSON list of
+{"rule": ..., "params": {...}}), and the endpoint (STREAMSIM_ENDPOINT_URL or
+AWS_ENDPOINT_URL_DYNAMODB; unset on AWS).
+[B] docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from streamsim.errors import ConfigError, EventParseError
+from streamsim.game.achievements import write_awards
+from streamsim.game.badges import (
+    DEFAULT_RULES,
+    Award,
+    BadgeRule,
+    PlayerState,
+    advance,
+    rule_from_spec,
+)
+from streamsim.game.plays import Play, play_key
+from streamsim.game.playstore import play_from_item, query_plays
+
+STRATEGIES = ("read-all", "incremental")
+
+
+@dataclass(frozen=True)
+class HandlerSettings:
+    """Table names, strategy and rules; ``from_env`` reads the Lambda's environment."""
+
+    plays_table: str = "Plays"
+    achievements_table: str = "Achievements"
+    state_table: str = "PlayerState"
+    strategy: str = "read-all"
+    rules: tuple[BadgeRule, ...] = DEFAULT_RULES
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"BADGE_STRATEGY {self.strategy!r} is not one of {', '.join(STRATEGIES)}"
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> HandlerSettings:
+        rules: tuple[BadgeRule, ...] = DEFAULT_RULES
+        if env.get("BADGE_RULES"):
+            try:
+                specs = json.loads(env["BADGE_RULES"])
+                rules = tuple(rule_from_spec(s["rule"], s.get("params", {})) for s in specs)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"BADGE_RULES is not a JSON list of rule specs: {exc}") from exc
+        return cls(
+            plays_table=env.get("PLAYS_TABLE", "Plays"),
+            achievements_table=env.get("ACHIEVEMENTS_TABLE", "Achievements"),
+            state_table=env.get("PLAYER_STATE_TABLE", "PlayerState"),
+            strategy=env.get("BADGE_STRATEGY", "read-all"),
+            rules=rules,
+        )
+
+
+@dataclass
+class HandlerStats:
+    """What the handler did (for benchmarks and run summaries)."""
+
+    plays: int = 0
+    skipped: int = 0
+    failed: int = 0
+    awards_written: int = 0
+    folds: int = 0
+    rebuilds: int = 0
+    state_conflicts: int = 0
+    plays_read: int = 0
+
+
+class BadgeHandler:
+    """``handler(event, context)`` over a DynamoDB client; returns ``batchItemFailures``."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        settings: HandlerSettings | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.dynamodb = dynamodb
+        self.settings = settings or HandlerSettings()
+        self.now = now
+        self.stats = HandlerStats()
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not isinstance(records, list):
+            raise EventParseError("the event has no Records list: is this a DynamoDB stream event?")
+        failures: list[dict[str, Any]] = []
+        for record in records:
+            sequence_number = _sequence_number(record)
+            try:
+                self.process(record)
+            except (EventParseError, ClientError, BotoCoreError) as exc:
+                self.stats.failed += 1
+                print(f"[ERROR] record {sequence_number}: {type(exc).__name__}: {exc}")
+                failures.append({"itemIdentifier": sequence_number})
+        return {"batchItemFailures": failures}
+
+    def process(self, record: Any) -> list[Award]:
+        """Evaluate one stream record; return the awards it earned (written or already there)."""
+        if not isinstance(record, dict) or not isinstance(record.get("dynamodb"), dict):
+            raise EventParseError("record is not a DynamoDB stream record (no 'dynamodb' map)")
+        if record.get("eventName") != "INSERT":
+            self.stats.skipped += 1  # a play is written once; MODIFY/REMOVE are not new plays
+            return []
+        image = record["dynamodb"].get("NewImage")
+        if image is None:
+            raise EventParseError("record has no NewImage: the stream must include new images")
+        play = play_from_item(image)
+        self.stats.plays += 1
+        if self.settings.strategy == "read-all":
+            awards = self._read_all(play)
+        else:
+            awards = self._incremental(play)
+        self.stats.awards_written += write_awards(
+            self.dynamodb, awards, table=self.settings.achievements_table, now=self.now
+        )
+        return awards
+
+    def _prior(self, play: Play) -> list[Play]:
+        prior = list(
+            query_plays(
+                self.dynamodb,
+                play.player_id,
+                before_key=play.play_key,
+                table=self.settings.plays_table,
+            )
+        )
+        self.stats.plays_read += len(prior)
+        return prior
+
+    def _read_all(self, play: Play) -> list[Award]:
+        """The blog's way: read all previous plays, evaluate."""
+        return advance(PlayerState(rules=self.settings.rules), play, self._prior(play))[1]
+
+    def _incremental(self, play: Play, attempts: int = 5) -> list[Award]:
+        for _ in range(attempts):
+            state, version = self._load_state(play.player_id)
+            if self._nothing_missing(state, play):
+                new_state = state.copy()
+                awards = new_state.fold(play)
+                self.stats.folds += 1
+            else:
+                new_state, awards = advance(state, play, self._prior(play))
+                self.stats.rebuilds += 1
+            if new_state is state:
+                return awards  # a duplicate or late delivery: the state already reaches further
+            if self._save_state(play.player_id, new_state, version):
+                return awards
+            self.stats.state_conflicts += 1
+        raise EventParseError(
+            f"player {play.player_id}: state kept changing under concurrent updates"
+        )
+
+    def _nothing_missing(self, state: PlayerState, play: Play) -> bool:
+        """True when the state holds exactly the player's plays before ``play`` (cheap check:
+        no play in the table between the state's last play and this one)."""
+        key = (play.played_at, play.play_id)
+        if not state.is_current or (state.last_key is not None and not state.last_key < key):
+            return False
+        if state.last_key is None:
+            condition, values = "player_id = :p AND play_key < :k", {":k": {"S": play.play_key}}
+        else:
+            low = play_key(state.last_key[0], state.last_key[1])
+            condition = "player_id = :p AND play_key BETWEEN :lo AND :k"
+            values = {":lo": {"S": low}, ":k": {"S": play.play_key}}
+        page = self.dynamodb.query(
+            TableName=self.settings.plays_table,
+            KeyConditionExpression=condition,
+            ExpressionAttributeValues={":p": {"S": play.player_id}, **values},
+            ProjectionExpression="play_key",
+            ConsistentRead=True,
+            Limit=3,
+        )
+        keys = {item["play_key"]["S"] for item in page.get("Items", [])}
+        known = {play.play_key} if state.last_key is None else {play.play_key, values[":lo"]["S"]}
+        return not (keys - known)
+
+    def _load_state(self, player_id: str) -> tuple[PlayerState, int]:
+        item = self.dynamodb.get_item(
+            TableName=self.settings.state_table,
+            Key={"player_id": {"S": player_id}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None:
+            return PlayerState(rules=self.settings.rules, player_id=player_id), 0
+        try:
+            state = PlayerState.from_dict(json.loads(item["state"]["S"]), self.settings.rules)
+        except (KeyError, ValueError, TypeError):
+            # An unreadable state is rebuilt from the plays, never trusted.
+            state = PlayerState(
+                rules=self.settings.rules, player_id=player_id, built_with="unreadable"
+            )
+        return state, int(item.get("version", {}).get("N", "0"))
+
+    def _save_state(self, player_id: str, state: PlayerState, version: int) -> bool:
+        try:
+            self.dynamodb.put_item(
+                TableName=self.settings.state_table,
+                Item={
+                    "player_id": {"S": player_id},
+                    "state": {"S": json.dumps(state.to_dict(), separators=(",", ":"))},
+                    "version": {"N": str(version + 1)},
+                },
+                ConditionExpression="attribute_not_exists(player_id) OR version = :v",
+                ExpressionAttributeValues={":v": {"N": str(version)}},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+
+def _sequence_number(record: Any) -> Any:
+    if isinstance(record, dict) and isinstance(record.get("dynamodb"), dict):
+        return record["dynamodb"].get("SequenceNumber")
+    return None
+
+
+@dataclass
+class _Lazy:
+    """The deployed handler's client and settings, created on the first invocation (Lambda
+    keeps them across invocations of one execution environment)."""
+
+    handler: BadgeHandler | None = field(default=None)
+
+
+_deployed = _Lazy()
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """The Lambda entry point: tables, strategy and endpoint from the environment."""
+    if _deployed.handler is None:
+        import boto3
+
+        endpoint = os.environ.get("STREAMSIM_ENDPOINT_URL") or os.environ.get(
+            "AWS_ENDPOINT_URL_DYNAMODB"
+        )
+        client = (
+            boto3.client("dynamodb", endpoint_url=endpoint)
+            if endpoint
+            else boto3.client("dynamodb")
+        )
+        _deployed.handler = BadgeHandler(client, HandlerSettings.from_env())
+    return _deployed.handler(event, context)

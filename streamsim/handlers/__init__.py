@@ -1,1 +1,0 @@
-"""Handlers that ship with streamsim: the blog's, and the badge handler (streamsim.handler)."""

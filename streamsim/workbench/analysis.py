@@ -1,0 +1,369 @@
+"""Analysis of a run: latency components, iterator age, throughput, retries, badges, accounting.
+
+Every time is epoch seconds on one clock: a live run stamps writer, stream reader, trigger and
+handler with this machine's wall clock (``time.time``), so differences are meaningful; a
+virtual run says so in its ``clock`` columns. What carries over to AWS: polling, batching,
+handler and retry behaviour. What does not: the stream's propagation delay (write → record
+visible), which is the local server's and for which AWS publishes no figure; project it with
+an explicit assumption (``project_to_aws``), never with the local number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from streamsim.workbench.runfolder import Run
+
+if TYPE_CHECKING:
+    from streamsim.game.badges import BadgeRule
+
+PERCENTILES = (50, 95, 99)
+
+#: Latency components: (name, start column, end column), all on the run's clock.
+COMPONENTS: tuple[tuple[str, str, str], ...] = (
+    ("write_to_ack", "written_at", "acked_at"),
+    ("write_to_stream_record", "written_at", "created_at"),
+    ("stream_record_to_read", "created_at", "read_at"),
+    ("read_to_first_invocation", "read_at", "first_invoked_at"),
+    ("write_to_first_invocation", "written_at", "first_invoked_at"),
+    ("write_to_processed", "written_at", "processed_at"),
+    ("write_to_achievement", "written_at", "awarded_at"),
+)
+
+
+def record_key(player_id: pd.Series, play_key: pd.Series) -> pd.Series:
+    """The stream record's ``Keys`` JSON (as captured) for plays: joins plays to records."""
+    return '{"play_key":{"S":"' + play_key + '"},"player_id":{"S":"' + player_id + '"}}'
+
+
+def play_timeline(run: Run) -> pd.DataFrame:
+    """One row per written play with every timestamp the run knows about it."""
+    plays = run.plays.copy()
+    plays["keys"] = record_key(plays["player_id"].astype(str), plays["play_key"].astype(str))
+    records = run.records[run.records["event_name"] == "INSERT"]
+    records = records.drop_duplicates("keys", keep="first")[
+        ["keys", "sequence_number", "created_at", "read_at"]
+    ]
+    out = plays.merge(records, on="keys", how="left")
+    disp = run.dispositions[["sequence_number", "disposition", "at", "condition"]].copy()
+    if "first_invoked_at" in run.dispositions:
+        disp["first_invoked_at"] = run.dispositions["first_invoked_at"]
+    else:
+        disp["first_invoked_at"] = np.nan
+    disp = disp.drop_duplicates("sequence_number", keep="first")
+    out = out.merge(disp, on="sequence_number", how="left")
+    out["processed_at"] = out["at"].where(out["disposition"] == "processed")
+    out = out.drop(columns=["at"])
+    awards = run.achievements.groupby("play_id", as_index=False)["awarded_at"].min()
+    out = out.merge(awards, on="play_id", how="left")
+    return out
+
+
+def latency_components(run: Run) -> pd.DataFrame:
+    """Long table: play_id, component, seconds (one row per play and measurable component)."""
+    timeline = play_timeline(run)
+    frames = []
+    for name, start, end in COMPONENTS:
+        seconds = pd.to_numeric(timeline[end], errors="coerce") - pd.to_numeric(
+            timeline[start], errors="coerce"
+        )
+        frames.append(
+            pd.DataFrame({"play_id": timeline["play_id"], "component": name, "seconds": seconds})
+        )
+    long = pd.concat(frames, ignore_index=True)
+    return long.dropna(subset=["seconds"])
+
+
+def latency_percentiles(run: Run, percentiles: Sequence[int] = PERCENTILES) -> pd.DataFrame:
+    """p50/p95/p99 (seconds) per latency component, in component order."""
+    long = latency_components(run)
+    order = [c for c, _, _ in COMPONENTS]
+    table = long.groupby("component")["seconds"].quantile([p / 100 for p in percentiles]).unstack()
+    table.columns = [f"p{p}" for p in percentiles]
+    table["count"] = long.groupby("component").size()
+    return table.reindex([c for c in order if c in table.index])
+
+
+def iterator_age(run: Run) -> pd.DataFrame:
+    """Per invocation: invoked_at minus the stream time of the batch's last record (Lambda's
+    IteratorAge metric)."""
+    created = run.records.drop_duplicates("sequence_number")[["sequence_number", "created_at"]]
+    attempts = run.attempts.merge(
+        created, left_on="last_sequence_number", right_on="sequence_number", how="left"
+    )
+    return pd.DataFrame(
+        {
+            "invoked_at": attempts["invoked_at"],
+            "iterator_age_seconds": attempts["invoked_at"] - attempts["created_at"],
+        }
+    )
+
+
+def throughput(run: Run, every: str = "1s") -> pd.DataFrame:
+    """Plays written and records processed per interval (counts), indexed by wall time."""
+    written = pd.to_datetime(run.plays["written_at"], unit="s", utc=True)
+    processed = run.dispositions.loc[run.dispositions["disposition"] == "processed", "at"]
+    done = pd.to_datetime(processed, unit="s", utc=True)
+    frame = pd.DataFrame(
+        {
+            "written": pd.Series(1, index=written).resample(every).sum(),
+            "processed": pd.Series(1, index=done).resample(every).sum(),
+        }
+    )
+    return frame.fillna(0).astype(int)
+
+
+def retry_timeline(attempts: pd.DataFrame) -> pd.DataFrame:
+    """Every invocation of every batch that needed more than one, with its wait and outcome."""
+    retried = attempts.groupby("batch_id")["attempt"].transform("max") > 1
+    columns = [
+        "batch_id",
+        "attempt",
+        "retry",
+        "backoff_seconds",
+        "invoked_at",
+        "outcome",
+        "error_type",
+        "records",
+    ]
+    return attempts.loc[retried, [c for c in columns if c in attempts]].sort_values(
+        ["batch_id", "attempt"]
+    )
+
+
+def badge_rates(run: Run) -> pd.DataFrame:
+    """Badges awarded by rule: awards, players awarded, share of players."""
+    players = run.plays["player_id"].nunique()
+    awards = run.achievements
+    table = awards.groupby("rule").agg(
+        awards=("badge_id", "size"), players=("player_id", "nunique")
+    )
+    table["share_of_players"] = table["players"] / max(players, 1)
+    return table.sort_values("awards", ascending=False)
+
+
+def accounting(run: Run) -> dict[str, Any]:
+    """Every written play is processed, filtered or at the on-failure destination; no badge is
+    awarded twice; achievements equal the batch evaluator's on the processed plays.
+
+    Plays the writer failed to write are not written: counted apart, with their reasons. The
+    handler reads a player's history from the Plays table, which holds every written play
+    (filtered and poison plays too), so the reference is the batch evaluator over every written
+    play, keeping the awards whose earning play was processed. A play at the destination may
+    have been processed in an attempt before its batch was given up: its awards are counted,
+    not compared. A badge written more often than it is in the table was awarded twice.
+    """
+    from streamsim.game.badges import evaluate_batch, rule_from_spec
+
+    timeline = play_timeline(run)
+    counts = timeline["disposition"].fillna("unaccounted").value_counts().to_dict()
+    written = len(timeline)
+    lost = int(counts.get("unaccounted", 0) + counts.get("discarded", 0))
+    duplicates = int(run.achievements.duplicated(["player_id", "badge_id"]).sum())
+    award_writes = (run.config.get("handler_stats") or {}).get("awards_written")
+    rewrites = max(0, int(award_writes) - len(run.achievements)) if award_writes is not None else 0
+    rules = (
+        tuple(rule_from_spec(r["rule"], r["params"]) for r in run.config.get("rules", [])) or None
+    )
+    plays = timeline[list(_PLAY_COLUMNS)]
+    expected = evaluate_batch(plays, rules) if rules else evaluate_batch(plays)
+    processed_ids = set(timeline.loc[timeline["disposition"] == "processed", "play_id"])
+    at_destination = set(timeline.loc[timeline["disposition"] == "destination", "play_id"])
+    expected = expected[expected["play_id"].isin(processed_ids)]
+    got_all = set(
+        zip(
+            run.achievements["player_id"],
+            run.achievements["badge_id"],
+            run.achievements["play_id"],
+            strict=True,
+        )
+    )
+    got = {award for award in got_all if award[2] not in at_destination}
+    want = set(zip(expected["player_id"], expected["badge_id"], expected["play_id"], strict=True))
+    failures = run.config.get("send_failures") or []
+    reasons = Counter(str(f.get("error", "")).split(":", 1)[0] for f in failures)
+    return {
+        "plays_written": written,
+        "not_written": len(failures),
+        "not_written_reasons": dict(sorted(reasons.items())),
+        "processed": int(counts.get("processed", 0)),
+        "filtered": int(counts.get("filtered", 0)),
+        "sent_to_destination": int(counts.get("destination", 0)),
+        "discarded": int(counts.get("discarded", 0)),
+        "unaccounted": int(counts.get("unaccounted", 0)),
+        "lost": lost,
+        "duplicate_badges": duplicates + rewrites,
+        "badges_match_batch_evaluator": got == want,
+        "badges_missing": len(want - got),
+        "badges_unexpected": len(got - want),
+        "badges_at_destination_plays": len(got_all - got),
+        "ok": lost == 0 and duplicates + rewrites == 0 and got == want,
+    }
+
+
+def project_to_aws(run: Run, propagation_seconds: float) -> pd.DataFrame:
+    """write → processed projected to AWS: the local stream delay is replaced by an assumed
+    ``propagation_seconds`` (AWS publishes no figure: state the assumption next to the result)."""
+    timeline = play_timeline(run)
+    local_after_record = timeline["processed_at"] - timeline["created_at"]
+    projected = propagation_seconds + local_after_record
+    return pd.DataFrame(
+        {
+            "play_id": timeline["play_id"],
+            "projected_write_to_processed": projected,
+            "assumed_propagation_seconds": propagation_seconds,
+        }
+    ).dropna()
+
+
+def summarize(run_tables: Run) -> dict[str, Any]:
+    """The headline figures for summary.json and the closing table."""
+    attempts = run_tables.attempts
+    pct = latency_percentiles(run_tables)
+    return {
+        "plays_written": int(len(run_tables.plays)),
+        "stream_records": int(len(run_tables.records)),
+        "invocations": int(len(attempts)),
+        "retries": int((attempts["retry"] > 0).sum()) if len(attempts) else 0,
+        "failed_invocations": int((attempts["outcome"] != "success").sum()) if len(attempts) else 0,
+        "latency_seconds": json.loads(pct.drop(columns=["count"]).round(4).to_json(orient="index")),
+        "badges_by_rule": {
+            str(k): int(v) for k, v in run_tables.achievements.groupby("rule").size().items()
+        },
+        "accounting": accounting(run_tables),
+    }
+
+
+_PLAY_COLUMNS = ("player_id", "play_id", "game", "played_at", "tz", "score")
+
+
+# ---- tables the figures draw (streamsim.workbench.plots) --------------------------------
+
+
+STEPS: tuple[tuple[str, str, str], ...] = (
+    ("write → stream record", "written_at", "created_at"),
+    ("stream record → read (polling)", "created_at", "read_at"),
+    ("read → invocation (batching, queueing)", "read_at", "first_invoked_at"),
+    ("invocation → processed (handler, retries)", "first_invoked_at", "processed_at"),
+)
+
+
+def latency_steps(run: Run) -> pd.DataFrame:
+    """One row per processed play, one column per consecutive step (seconds, run's clock)."""
+    timeline = play_timeline(run)
+    timeline = timeline[timeline["disposition"] == "processed"]
+    steps = {
+        name: pd.to_numeric(timeline[end], errors="coerce")
+        - pd.to_numeric(timeline[start], errors="coerce")
+        for name, start, end in STEPS
+    }
+    return pd.DataFrame({"play_id": timeline["play_id"], **steps}).set_index("play_id")
+
+
+def badge_rate_table(
+    awards: pd.DataFrame, rules: Iterable[BadgeRule], players: int
+) -> pd.DataFrame:
+    """Per rule (one row per rule instance): its threshold, awards, players awarded and the
+    share of ``players`` awarded; rules that awarded nothing are rows with zeros."""
+    rows = []
+    counts = awards.groupby(["rule", "params"]).agg(
+        awards=("badge_id", "size"), players_awarded=("player_id", "nunique")
+    )
+    for rule in rules:
+        params = rule.params()
+        key = (rule.name, rule.params_json())
+        found = counts.loc[key] if key in counts.index else None
+        awarded = int(found["players_awarded"]) if found is not None else 0
+        rows.append(
+            {
+                "rule": rule.name,
+                "parameter": next(iter(params), None),
+                "threshold": next(iter(params.values()), np.nan),
+                "awards": int(found["awards"]) if found is not None else 0,
+                "players_awarded": awarded,
+                "share_of_players": awarded / max(players, 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def failure_comparison(
+    runs: Mapping[str, Run], delayed_after_seconds: float = 60.0
+) -> pd.DataFrame:
+    """One row per named run: how its failure settings treated the plays.
+
+    A play is *done* when it was processed or handed to the on-failure destination, and
+    *delayed* when that took longer than ``delayed_after_seconds``. *Lost* counts plays
+    discarded without a destination or never read (trimmed from the stream at 24 h).
+    *Longest retried batch* is the longest span from a batch's first to its last invocation:
+    how long it held its shard.
+    """
+    rows = []
+    for name, run in runs.items():
+        done = _write_to_done(run)
+        acc = accounting(run)
+        attempts = run.attempts
+        held = 0.0
+        if len(attempts):
+            spans = attempts.groupby("batch_id").agg(
+                start=("invoked_at", "min"), end=("completed_at", "max")
+            )
+            held = float((spans["end"] - spans["start"]).max())
+        longest = float(done.max()) if len(done) else 0.0
+        rows.append(
+            {
+                "settings": name,
+                "plays": acc["plays_written"],
+                "processed": acc["processed"],
+                "sent_to_destination": acc["sent_to_destination"],
+                "lost": acc["lost"],
+                f"delayed > {delayed_after_seconds:g} s": int((done > delayed_after_seconds).sum()),
+                "max_delay_s": longest,
+                "max_delay": duration_text(longest),
+                "longest_retried_batch": duration_text(held),
+                "invocations": int(len(attempts)),
+                "clock": clock_label(run),
+            }
+        )
+    return pd.DataFrame(rows).set_index("settings")
+
+
+def clock_label(source: Run | pd.DataFrame | str | None) -> str:
+    """'wall clock' or 'virtual clock': the clock a run (or a captured table) was stamped on."""
+    kind: Any = source
+    if isinstance(source, Run):
+        kind = source.config.get("clock")
+    elif isinstance(source, pd.DataFrame):
+        kind = source.attrs.get("clock")
+        if kind is None and "clock" in source.columns and len(source):
+            kind = source["clock"].iloc[0]
+    if kind in ("wall", "wall clock"):
+        return "wall clock"
+    if kind in ("virtual", "virtual clock"):
+        return "virtual clock"
+    return "unknown clock"
+
+
+def duration_text(seconds: float) -> str:
+    """A delay as a person reads it: '0.31 s', '0:05:00', '1 d 0:00:12'."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    whole = int(round(seconds))
+    days, rest = divmod(whole, 86_400)
+    text = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days} d {text}" if days else text
+
+
+def _write_to_done(run: Run, timeline: pd.DataFrame | None = None) -> pd.Series:
+    """Seconds from write to processed or to the on-failure destination, per done play."""
+    timeline = play_timeline(run) if timeline is None else timeline
+    finished = run.dispositions[run.dispositions["disposition"].isin(["processed", "destination"])]
+    at = finished.drop_duplicates("sequence_number").set_index("sequence_number")["at"]
+    done_at = timeline["sequence_number"].map(at)
+    return (done_at - timeline["written_at"]).dropna().astype(float)

@@ -1,0 +1,363 @@
+"""``streamsim``: the workbench's commands. Bad input exits 2 with one line naming the problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from streamsim.errors import StreamsimError
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line: ``streamsim: error: ...`` and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        result = args.func(args)
+    except StreamsimError as exc:
+        print(f"streamsim: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("streamsim: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="streamsim",
+        description="A workbench for DynamoDB Streams pipelines: stream timing, retries, badges.",
+    )
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    walk = sub.add_parser(
+        "walkthrough", help="reproduce the blog: JansTable, its stream, a trigger, a mistake"
+    )
+    _backend_options(walk)
+    walk.add_argument("--no-retries", action="store_true", help="skip the 24 h retry part")
+    walk.set_defaults(func=_walkthrough)
+
+    serve = sub.add_parser("serve", help="run the embedded moto server in the foreground")
+    serve.add_argument(
+        "--port", type=_port, default=0, help="port on 127.0.0.1 (default: a free one)"
+    )
+    serve.set_defaults(func=_serve)
+
+    trig = sub.add_parser(
+        "trigger", help="attach a handler file to a table's stream and print its logs"
+    )
+    _backend_options(trig)
+    trig.add_argument("--table", required=True, help="the table whose stream to read")
+    trig.add_argument(
+        "--handler", required=True, metavar="FILE.py:FUNCTION", help="the handler to call"
+    )
+    trig.add_argument(
+        "--config",
+        metavar="ESM.json",
+        help="event-source-mapping JSON (aws lambda create-event-source-mapping --cli-input-json)",
+    )
+    trig.add_argument(
+        "--starting-position",
+        choices=["TRIM_HORIZON", "LATEST"],
+        help="overrides the config's StartingPosition",
+    )
+    trig.add_argument(
+        "--duration",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this long (default: until Ctrl-C)",
+    )
+    trig.set_defaults(func=_trigger)
+    run = sub.add_parser(
+        "run", help="the main job: players -> stream -> trigger -> badges -> a run folder"
+    )
+    _backend_options(run)
+    run.add_argument(
+        "--players", type=_positive_int, default=None, help="synthetic players (default 25)"
+    )
+    run.add_argument(
+        "--days", type=_positive_int, default=None, help="simulated days of play (default 10)"
+    )
+    run.add_argument(
+        "--rate", type=_positive_float, default=None, help="plays written per second (default 12)"
+    )
+    run.add_argument("--seed", type=_non_negative_int, default=None, help="random seed (default 1)")
+    run.add_argument(
+        "--strategy",
+        choices=["read-all", "incremental"],
+        default=None,
+        help="badge handler strategy",
+    )
+    run.add_argument(
+        "--config",
+        metavar="ESM.json",
+        help="event-source-mapping JSON (aws lambda create-event-source-mapping --cli-input-json)",
+    )
+    run.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<run-id>)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(  # fault injection (streamsim.workbench.faults)
+        "--faults",
+        action="append",
+        metavar="SPEC[,SPEC]",
+        help="inject faults, e.g. handler-errors=0.1,poison=1,throttle=0.05,unreachable=2@3,"
+        "kill-trigger=2 (see 'streamsim faults'; repeatable)",
+    )
+    run.set_defaults(func=_run)
+
+    sw = sub.add_parser(
+        "sweep", help="a grid of trigger settings on the virtual clock, one row each"
+    )
+    sw.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="NAME=V1,V2",
+        help="e.g. batch_size=1,10,100 (repeat for more settings)",
+    )
+    sw.add_argument("--players", type=_positive_int, default=100)
+    sw.add_argument("--days", type=_positive_int, default=7)
+    sw.add_argument(
+        "--rate", type=_positive_float, default=20.0, help="plays written per (virtual) second"
+    )
+    sw.add_argument("--seed", type=_non_negative_int, default=1)
+    sw.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    sw.set_defaults(func=_sweep)
+
+    # Commands whose options live in their own modules: each module has
+    # ``add_arguments(parser)`` and ``main(args) -> int``.
+    for name, module, help_text in (
+        (
+            "report",
+            "streamsim.workbench.report",
+            "run the notebooks with report-sized parameters; write HTML to reports/",
+        ),
+        (
+            "faults",
+            "streamsim.workbench.faults.matrix",
+            "run the fault-injection matrix and print the accounting table",
+        ),
+        (
+            "policy",
+            "streamsim.workbench.policy",
+            "print the least-privilege IAM policy for a mapping and the badge handler",
+        ),
+    ):
+        command = sub.add_parser(name, help=help_text)
+        _module_command(command, module)
+    return parser
+
+
+def _module_command(parser: argparse.ArgumentParser, module_name: str) -> None:
+    import importlib
+
+    module = importlib.import_module(module_name)
+    module.add_arguments(parser)
+    parser.set_defaults(func=module.main)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from streamsim.workbench.sweep import parse_grid, sweep
+    from streamsim.workbench.virtual import Scenario
+
+    table = sweep(
+        parse_grid(args.grid),
+        Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed),
+    )
+    with pd.option_context("display.width", 160, "display.max_columns", 30):
+        print(table.round(3).to_string(index=False))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from streamsim.workbench.run import run_pipeline
+    from streamsim.workbench.runconfig import RunConfig, with_overrides
+    from streamsim.workbench.runreport import print_summary, progress_bar
+
+    mapping = None
+    if args.config:
+        from streamsim.aws.trigger.config import EventSourceMapping
+
+        mapping = EventSourceMapping.from_file(args.config)
+    config = with_overrides(
+        RunConfig(),
+        players=args.players,
+        days=args.days,
+        rate=args.rate,
+        seed=args.seed,
+        strategy=args.strategy,
+        mapping=mapping,
+    )
+    plan = None
+    if args.faults:  # parsed before the backend opens: a bad spec is one line, exit 2
+        from streamsim.workbench.faults.plan import FaultPlan
+
+        plan = FaultPlan.parse(args.faults, seed=config.seed)
+    with open_backend_from(args) as backend:
+        with progress_bar(enabled=not args.no_progress) as progress:
+            result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
+    print_summary(result.summary, result.path)
+    from streamsim.workbench.faults.invariant import invariant_lines
+
+    print("\n".join(invariant_lines(result.summary)))
+    return 0 if result.summary["accounting"]["ok"] else 1
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="DynamoDB endpoint (default: $STREAMSIM_ENDPOINT_URL, else an embedded moto server)",
+    )
+    parser.add_argument(
+        "--region", default=None, help="AWS region (default: $STREAMSIM_REGION, else eu-central-1)"
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow an endpoint beyond 127.0.0.0/8 ('aws' for real AWS)",
+    )
+
+
+def open_backend_from(args: argparse.Namespace) -> Any:
+    from streamsim.aws.backend import open_backend
+
+    return open_backend(args.endpoint_url, args.region, allow_remote=args.allow_remote)
+
+
+def _walkthrough(args: argparse.Namespace) -> int:
+    from streamsim.workbench.walkthrough import run_walkthrough
+
+    with open_backend_from(args) as backend:
+        run_walkthrough(backend, retries=not args.no_retries)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from streamsim.aws.backend import EmbeddedServer
+
+    server = EmbeddedServer(port=args.port)
+    server.start()
+    print(f"streamsim: moto server listening at {server.endpoint_url}", flush=True)
+    print(f"  export STREAMSIM_ENDPOINT_URL={server.endpoint_url}", flush=True)
+    print("  (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    from streamsim.aws.tables import latest_stream_arn
+    from streamsim.aws.trigger.capture import Capture
+    from streamsim.aws.trigger.config import EventSourceMapping
+    from streamsim.aws.trigger.engine import Trigger
+    from streamsim.clock import WallClock
+    from streamsim.workbench.handlers.loading import load_handler
+
+    handler = load_handler(args.handler)
+    if args.config:
+        mapping = EventSourceMapping.from_file(args.config)
+    else:
+        mapping = EventSourceMapping(starting_position=args.starting_position or "LATEST")
+    if args.starting_position:
+        mapping = EventSourceMapping.from_aws(
+            {**mapping.to_aws(), "StartingPosition": args.starting_position}
+        )
+    with open_backend_from(args) as backend:
+        from botocore.exceptions import ClientError
+
+        try:
+            stream_arn = latest_stream_arn(backend.client("dynamodb"), args.table)
+        except ClientError as exc:
+            raise StreamsimError(
+                f"table {args.table!r}: {exc.response['Error'].get('Message', exc)}"
+            ) from exc
+        if stream_arn is None:
+            raise StreamsimError(f"table {args.table!r} has no enabled stream")
+        clock = WallClock()
+        capture = Capture(on_attempt=_print_log_lines)
+        trigger = Trigger(
+            mapping,
+            handler,
+            streams=backend.client("dynamodbstreams"),
+            stream_arn=stream_arn,
+            clock=clock,
+            capture=capture,
+            region=backend.region,
+        )
+        print(
+            f"streamsim: trigger on {stream_arn} ({mapping.starting_position}); Ctrl-C to stop",
+            flush=True,
+        )
+        try:
+            trigger.run_for(args.duration if args.duration is not None else 10 * 365 * 86400)
+        finally:
+            trigger.close()
+    return 0
+
+
+def _print_log_lines(row: Any) -> None:
+    for line in row.log_lines:
+        print(line, flush=True)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {text!r} is not a number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port {value} is out of range 0-65535")
+    return value
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r} must be at least {low}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,380 @@
+"""``streamsim run``: the main job, end to end on a live backend.
+
+Synthetic players → the play API → the Plays table → its stream → the trigger (an emulated
+event source mapping) → the badge handler → the Achievements table; everything captured in a
+run folder (streamsim.workbench.runfolder) and summed up (streamsim.workbench.analysis).
+
+``run_pipeline`` reads as the pipeline's steps: provision the tables and the on-failure queue,
+build the handler, start the trigger, write the plays, drain, collect and save.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Generator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from streamsim.aws.backend import Backend
+from streamsim.aws.tables import ACHIEVEMENTS, PLAYER_STATE, PLAYS, TableSpec, create_table
+from streamsim.aws.trigger.capture import Capture
+from streamsim.aws.trigger.checkpoints import CheckpointStore
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.aws.trigger.destinations import SqsDestination, create_queue
+from streamsim.aws.trigger.engine import Trigger
+from streamsim.aws.trigger.output import OutputCapture
+from streamsim.clock import WallClock
+from streamsim.errors import ConfigError
+from streamsim.game.achievements import scan_achievements
+from streamsim.game.handler import BadgeHandler, HandlerSettings
+from streamsim.game.plays import PLAY_COLUMNS, Play
+from streamsim.game.playstore import validate_play, write_play
+from streamsim.workbench.runconfig import (
+    DEFAULT_QUEUE,
+    RUNS_DIR,
+    RunConfig,
+    default_mapping,
+    with_overrides,
+)
+from streamsim.workbench.runfolder import TABLES, Run, save_run
+from streamsim.workbench.traffic import Population, PopulationConfig, drive, poisson_schedule
+from streamsim.workbench.traffic.driver import DriveStats, SleepingClock
+
+if TYPE_CHECKING:
+    from streamsim.workbench.faults.plan import FaultPlan
+
+__all__ = ["RunConfig", "RunResult", "default_mapping", "run_pipeline", "with_overrides"]
+
+
+@dataclass
+class RunResult:
+    path: Path
+    summary: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+
+
+def run_pipeline(
+    config: RunConfig,
+    backend: Backend,
+    *,
+    out_dir: str | Path | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    handler_wrapper: Callable[[Any], Any] | None = None,
+    faults: FaultPlan | None = None,
+) -> RunResult:
+    """Run the whole pipeline once on ``backend``; write and return the run folder.
+
+    ``progress(written, total, finished)`` is called about twice a second.
+    ``handler_wrapper`` wraps the badge handler (fault injection).
+    ``faults`` (streamsim.workbench.faults) injects handler and backend faults, kills the
+    trigger, and reports what it injected in the summary.
+    """
+    if faults is None:
+        return _run_pipeline(config, backend, out_dir, progress, handler_wrapper, None)
+    with faults.installed(backend):  # its client hooks: every client made below
+        return _run_pipeline(
+            faults.configure(config), backend, out_dir, progress, handler_wrapper, faults
+        )
+
+
+def _run_pipeline(
+    config: RunConfig,
+    backend: Backend,
+    out_dir: str | Path | None,
+    progress: Callable[[int, int, int], None] | None,
+    handler_wrapper: Callable[[Any], Any] | None,
+    faults: FaultPlan | None,
+) -> RunResult:
+    run_id = config.run_id or new_run_id()
+    folder = Path(out_dir) if out_dir is not None else RUNS_DIR / run_id
+    tables = RunTables.provision(backend, run_id, config.mapping)
+    badge_handler, handler = build_handler(config, backend, tables, handler_wrapper, faults)
+    pipeline = LivePipeline(config, backend, tables, handler, folder)
+    writer = PlayWriter(backend, tables.plays.name, _population(config), config)
+
+    pipeline.start()
+    if faults is not None:
+        faults.arm()
+    writer.start()
+    pipeline.watch(writer, progress)
+    drained = pipeline.drain()
+    if faults is not None:
+        faults.disarm()  # what is collected below comes from a healthy backend
+    pipeline.close()
+    if progress is not None:
+        progress(len(writer.written), writer.total, pipeline.capture.counts()["processed"])
+
+    frames = collect_tables(backend, tables, pipeline.capture, writer)
+    full_config = {
+        "run_id": run_id,
+        "players": config.players,
+        "days": config.days,
+        "rate": config.rate,
+        "seed": config.seed,
+        "strategy": config.strategy,
+        "rules": [{"rule": r.name, "params": r.params()} for r in config.rules],
+        "event_source_mapping": tables.mapping.to_aws(),
+        "trigger_timing": asdict(config.timing),
+        "backend": backend.info.to_dict(),
+        "tables": tables.names(),
+        "clock": pipeline.clock.kind,
+        "drained": drained,
+        "send_failures": writer.send_failures(),
+        "trigger_restarts": pipeline.restarts,
+        # Successful award writes: more than the badges in the table means one was awarded twice.
+        "handler_stats": asdict(badge_handler.stats),
+        "faults": faults.report(len(pipeline.restarts)) if faults is not None else None,
+    }
+    return save(folder, frames, full_config, pipeline.capture)
+
+
+def new_run_id() -> str:
+    """A sortable, unique run id: UTC start time and six random hex digits."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """The run's tables, its stream, its mapping and the mapping's on-failure destination."""
+
+    plays: TableSpec
+    achievements: TableSpec
+    player_state: TableSpec
+    stream_arn: str
+    mapping: EventSourceMapping
+    destination: SqsDestination | None
+
+    @classmethod
+    def provision(
+        cls, backend: Backend, run_id: str, mapping: EventSourceMapping | None
+    ) -> RunTables:
+        """Create the tables and the queue. On a shared endpoint (DynamoDB Local, LocalStack,
+        a served moto) each run gets its own, so a second run neither fails on existing tables
+        nor replays the first's stream."""
+        dynamodb = backend.client("dynamodb")
+        suffix = "" if backend.info.embedded else "-" + run_id[-6:]
+        plays, achievements, state = (
+            spec.with_name(spec.name + suffix) for spec in (PLAYS, ACHIEVEMENTS, PLAYER_STATE)
+        )
+        stream_arn = create_table(dynamodb, plays)
+        create_table(dynamodb, achievements)
+        create_table(dynamodb, state)
+        if stream_arn is None:
+            raise ConfigError("the Plays table has no stream")
+        sqs = backend.client("sqs")
+        mapping = mapping or default_mapping(create_queue(sqs, DEFAULT_QUEUE + suffix))
+        destination = None
+        if mapping.on_failure_destination:
+            arn = mapping.on_failure_destination
+            if arn.split(":")[2] != "sqs":
+                raise ConfigError(f"run supports SQS on-failure destinations, not {arn}")
+            create_queue(sqs, arn.split(":")[5])
+            destination = SqsDestination(sqs, arn)
+        return cls(plays, achievements, state, stream_arn, mapping, destination)
+
+    def names(self) -> dict[str, str]:
+        return {
+            "plays": self.plays.name,
+            "achievements": self.achievements.name,
+            "player_state": self.player_state.name,
+        }
+
+
+def build_handler(
+    config: RunConfig,
+    backend: Backend,
+    tables: RunTables,
+    wrapper: Callable[[Any], Any] | None,
+    faults: FaultPlan | None,
+) -> tuple[BadgeHandler, Any]:
+    """The badge handler on the run's tables, and what the trigger calls (it, wrapped)."""
+    badge_handler = BadgeHandler(
+        backend.client("dynamodb"),
+        HandlerSettings(
+            plays_table=tables.plays.name,
+            achievements_table=tables.achievements.name,
+            state_table=tables.player_state.name,
+            strategy=config.strategy,
+            rules=config.rules,
+        ),
+    )
+    handler: Any = badge_handler
+    if wrapper is not None:
+        handler = wrapper(handler)
+    if faults is not None:
+        handler = faults.wrap_handler(handler, tables.mapping)
+    return badge_handler, handler
+
+
+class LivePipeline:
+    """The trigger on the wall clock, with its capture and checkpoints; restartable."""
+
+    def __init__(
+        self, config: RunConfig, backend: Backend, tables: RunTables, handler: Any, folder: Path
+    ) -> None:
+        self.config = config
+        self.backend = backend
+        self.tables = tables
+        self.handler = handler
+        self.clock = WallClock()
+        self.capture = Capture()
+        self.checkpoints = CheckpointStore(folder / "checkpoints.json")
+        self.output = OutputCapture()  # shared: a restarted trigger's output is captured too
+        self.restarts: list[float] = []
+        self.trigger = self._new_trigger()
+
+    def _new_trigger(self) -> Trigger:
+        return Trigger(
+            self.tables.mapping,
+            self.handler,
+            streams=self.backend.client("dynamodbstreams"),
+            stream_arn=self.tables.stream_arn,
+            clock=self.clock,
+            timing=self.config.timing,
+            destination=self.tables.destination,
+            capture=self.capture,
+            checkpoints=self.checkpoints,
+            region=self.backend.region,
+            function_name="streamsim-badges",
+            output=self.output,
+        )
+
+    def start(self) -> None:
+        self.trigger.start()
+
+    def restart(self) -> None:
+        """Kill the trigger mid-batch (its batch in hand is abandoned, not checkpointed) and
+        start a new one on the same checkpoints."""
+        self.trigger.kill()
+        self.trigger.invoker.close()
+        self.trigger = self._new_trigger()
+        self.trigger.start()
+        self.restarts.append(self.clock.now())
+
+    def watch(self, writer: PlayWriter, progress: Callable[[int, int, int], None] | None) -> None:
+        """Run the trigger while the writer writes: progress twice a second, the planned kill."""
+        clock, kill_after = self.clock, self.config.kill_trigger_after_seconds
+
+        def watching() -> Generator[Any, Any, None]:
+            started = clock.now()
+            while writer.is_alive():
+                due = kill_after is not None and clock.now() - started >= kill_after
+                if due and not self.restarts:
+                    self.restart()
+                if progress is not None:
+                    progress(len(writer.written), writer.total, self.capture.counts()["processed"])
+                yield clock.sleep(0.5)
+
+        with self.trigger.invoker.output.installed():
+            clock.run(until=clock.env.process(watching()))
+        writer.join()
+
+    def drain(self) -> bool:
+        """Let the trigger finish what the stream holds; False if it timed out."""
+        return self.trigger.run_until_drained(self.config.drain_timeout_seconds)
+
+    def close(self) -> None:
+        self.trigger.close()
+
+
+class PlayWriter:
+    """A thread that sends the run's plays through the play API at the scheduled times."""
+
+    def __init__(
+        self, backend: Backend, table: str, plays: pd.DataFrame, config: RunConfig
+    ) -> None:
+        self.schedule = poisson_schedule(plays, rate=config.rate, seed=config.seed)
+        self.total = len(self.schedule)
+        self.table = table
+        self.client = backend.client("dynamodb")
+        self.written: list[dict[str, Any]] = []
+        self.stats: DriveStats | None = None
+        self._thread = threading.Thread(target=self._drive, name="streamsim-writer", daemon=True)
+
+    def write(self, play: Play) -> None:
+        checked = validate_play(
+            player_id=play.player_id,
+            game=play.game,
+            played_at=play.played_at,
+            tz=play.tz,
+            score=play.score,
+            play_id=play.play_id,
+            now=time.time(),
+        )
+        written_at = time.time()
+        write_play(self.client, checked, table=self.table, written_at=written_at)
+        self.written.append({**checked.row(), "written_at": written_at, "acked_at": time.time()})
+
+    def _drive(self) -> None:
+        self.stats = drive(self.schedule, self.write, SleepingClock())
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def send_failures(self) -> list[dict[str, str]]:
+        """Plays the writer could not write, with the reason."""
+        return [
+            {"play_id": f.play.play_id, "error": f"{type(f.error).__name__}: {f.error}"}
+            for f in (self.stats.failures if self.stats else [])
+        ]
+
+
+def collect_tables(
+    backend: Backend, tables: RunTables, capture: Capture, writer: PlayWriter
+) -> dict[str, pd.DataFrame]:
+    """The run folder's tables: what was written, what the trigger saw and did, the badges."""
+    frames = capture.frames()
+    collected = {
+        "plays": pd.DataFrame(
+            writer.written, columns=[*PLAY_COLUMNS, "play_key", "written_at", "acked_at"]
+        ),
+        "records": frames["records"],
+        "attempts": frames["attempts"],
+        "dispositions": frames["dispositions"],
+        "achievements": pd.DataFrame(
+            scan_achievements(backend.client("dynamodb"), table=tables.achievements.name),
+            columns=list(TABLES["achievements"]),
+        ),
+        "poll_errors": frames["poll_errors"],
+    }
+    for name in ("plays", "achievements"):
+        collected[name]["played_at"] = pd.to_datetime(collected[name]["played_at"], utc=True)
+    return collected
+
+
+def save(
+    folder: Path, tables: dict[str, pd.DataFrame], config: dict[str, Any], capture: Capture
+) -> RunResult:
+    """Sum the run up (streamsim.workbench.analysis) and write its folder."""
+    from streamsim.workbench.analysis import summarize
+
+    messages = list(capture.destination_messages)
+    summary = summarize(Run(folder, config, {}, tables, messages))
+    summary["drained"] = config["drained"]
+    summary["send_failures"] = len(config["send_failures"])
+    summary["faults"] = config["faults"]
+    save_run(folder, tables, config, summary, messages)
+    return RunResult(folder, summary, tables)
+
+
+def _population(config: RunConfig) -> pd.DataFrame:
+    """Synthetic plays over the ``days`` before today (so no play is in the future)."""
+    start = date.today() - timedelta(days=config.days + 1)
+    population = Population.generate(
+        PopulationConfig(players=config.players, days=config.days, start=start, seed=config.seed)
+    )
+    plays = population.plays_frame()
+    cutoff = pd.Timestamp(datetime.now(timezone.utc) - timedelta(minutes=1))
+    return plays[plays["played_at"] < cutoff].reset_index(drop=True)
