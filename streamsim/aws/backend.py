@@ -19,12 +19,18 @@ from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from streamsim.aws import servers
+from streamsim.aws.servers import ServerProcess
 from streamsim.errors import BackendError
 
 #: The blog's region (its stream ARN is in eu-central-1).
 DEFAULT_REGION = "eu-central-1"
 ENDPOINT_ENV = "STREAMSIM_ENDPOINT_URL"
 REGION_ENV = "STREAMSIM_REGION"
+#: Which local server to start when no endpoint is named: LOCAL_SERVERS.
+SERVER_ENV = "STREAMSIM_BACKEND"
+#: moto in a child process (the default), moto in this process, MiniStack in a child process.
+LOCAL_SERVERS = ("moto", "moto-inprocess", "ministack")
 #: Dummy credentials for local endpoints: never a real account's keys.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "streamsim", "aws_secret_access_key": "streamsim"}
 #: Long-term (AKIA) and temporary (ASIA) access key ids of real AWS accounts.
@@ -53,7 +59,7 @@ class Backend:
         endpoint_url: str | None,
         region: str,
         info: BackendInfo,
-        server: EmbeddedServer | None = None,
+        server: EmbeddedServer | ServerProcess | None = None,
         client_config: Any | None = None,
         allow_remote: bool = False,
     ) -> None:
@@ -117,8 +123,11 @@ def open_backend(
     *,
     allow_remote: bool = False,
     client_config: Any | None = None,
+    server: str | None = None,
 ) -> Backend:
-    """Open the endpoint the user named (argument, then $STREAMSIM_ENDPOINT_URL) or embed moto.
+    """Open the endpoint the user named (argument, then $STREAMSIM_ENDPOINT_URL) or start a
+    local server (``server``, then $STREAMSIM_BACKEND, else moto in a child process; see
+    ``open_local``).
 
     A non-loopback endpoint (or ``"aws"`` for AWS's own endpoints) is refused unless
     ``allow_remote`` is set, before any connection is attempted: real AWS is never touched by
@@ -127,16 +136,37 @@ def open_backend(
     endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
     region = region or os.environ.get(REGION_ENV) or DEFAULT_REGION
     if endpoint_url is None:
-        server = EmbeddedServer()
-        server.start()
-        info = BackendInfo("moto", _moto_version(), server.endpoint_url, region, True)
-        return Backend(server.endpoint_url, region, info, server, client_config)
+        return open_local(server or os.environ.get(SERVER_ENV) or "moto", region, client_config)
+    if server is not None:
+        raise BackendError(f"--backend {server} starts its own server: drop --endpoint-url")
     check_endpoint_allowed(endpoint_url, allow_remote)
     if endpoint_url == "aws":
         info = BackendInfo("aws", "live", f"https://dynamodb.{region}.amazonaws.com", region, False)
         return Backend(None, region, info, None, client_config, allow_remote)
     info = BackendInfo(_guess_name(endpoint_url), "unknown", endpoint_url, region, False)
     return Backend(endpoint_url, region, info, None, client_config, allow_remote)
+
+
+def open_local(kind: str, region: str, client_config: Any | None = None) -> Backend:
+    """Start a local server on 127.0.0.1 and a free port, stopped when the Backend closes.
+
+    ``moto`` runs moto's server in a child process (streamsim.aws.servers): the pipeline does not
+    share its GIL. ``moto-inprocess`` runs it on a thread of this process (tests that need it).
+    ``ministack`` runs MiniStack from its own venv (``make ministack``).
+    """
+    if kind not in LOCAL_SERVERS:
+        raise BackendError(f"unknown backend {kind!r}: choose one of {', '.join(LOCAL_SERVERS)}")
+    server: EmbeddedServer | ServerProcess
+    if kind == "moto-inprocess":
+        server = EmbeddedServer()
+        server.start()
+        version = _moto_version()
+    else:
+        server = servers.start_server(kind)
+        version = _moto_version() if kind == "moto" else server.version()
+    name = "ministack" if kind == "ministack" else "moto"
+    info = BackendInfo(name, version, server.endpoint_url, region, True)
+    return Backend(server.endpoint_url, region, info, server, client_config)
 
 
 def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:

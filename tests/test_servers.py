@@ -1,0 +1,116 @@
+"""The local server in its own process: loopback, started and stopped by its owner, and never
+left running: when the parent dies (even by SIGKILL) the child goes too."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from streamsim.aws.backend import open_backend
+from streamsim.aws.servers import MotoProcess, ministack_environment
+from streamsim.errors import BackendError
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait_gone(pid: int, within: float = 20.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_default_backend_is_moto_in_a_child_process(backend) -> None:
+    assert backend.info.name == "moto" and backend.info.embedded
+    assert isinstance(backend._server, MotoProcess)
+    assert backend._server.pid != os.getpid() and _alive(backend._server.pid)
+    host, port = backend._server.bound_address
+    assert backend.endpoint_url == f"http://{host}:{port}" and host == "127.0.0.1"
+
+
+def test_the_child_listens_on_loopback_only(backend) -> None:
+    _, port = backend._server.bound_address
+    listening = [
+        line.split()[1]
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == port
+    ]
+    assert listening == ["0100007F:" + f"{port:04X}"]  # 127.0.0.1, not 0.0.0.0
+
+
+def test_closing_the_backend_stops_the_child() -> None:
+    with open_backend(server="moto") as own:
+        pid = own._server.pid
+        assert own.client("dynamodb").list_tables()["TableNames"] == []
+    assert _wait_gone(pid)
+
+
+def test_the_in_process_server_is_still_available() -> None:
+    with open_backend(server="moto-inprocess") as own:
+        assert own._server.__class__.__name__ == "EmbeddedServer"
+        assert own.client("dynamodb").list_tables()["TableNames"] == []
+
+
+def test_an_unknown_backend_is_one_clear_error() -> None:
+    with pytest.raises(BackendError, match="unknown backend 'nope'"):
+        open_backend(server="nope")
+    with pytest.raises(BackendError, match="drop --endpoint-url"):
+        open_backend("http://127.0.0.1:9", server="moto")
+
+
+_PARENT = """
+import sys, threading, time
+from streamsim.aws.backend import open_backend
+holder = {}
+def start():
+    holder["b"] = open_backend()
+if sys.argv[1] == "thread":  # no PR_SET_DEATHSIG: only the stdin pipe tells the child
+    t = threading.Thread(target=start); t.start(); t.join()
+else:
+    start()
+print(holder["b"]._server.pid, flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.parametrize("started_from", ["main", "thread"])
+def test_the_child_dies_when_its_parent_is_killed(started_from: str) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_PARENT), started_from],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline()
+        assert line.strip(), parent.stderr.read().decode() if parent.stderr else ""
+        child = int(line)
+        assert _alive(child)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    assert _wait_gone(child), f"server process {child} outlived its killed parent"
+
+
+def test_ministack_settings_bind_loopback_and_keep_off_docker(tmp_path: Path) -> None:
+    env = ministack_environment(4566, tmp_path, {"AWS_ACCESS_KEY_ID": "AKIA...", "HOME": "/h"})
+    assert env["BIND_HOST"] == "127.0.0.1" and env["MINISTACK_HOST"] == "127.0.0.1"
+    assert env["GATEWAY_PORT"] == "4566" and env["PERSIST_STATE"] == "0"
+    assert not Path(env["DOCKER_HOST"].removeprefix("unix://")).exists()
+    assert "AWS_ACCESS_KEY_ID" not in env and env["HOME"] == "/h"
