@@ -6,7 +6,12 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and notebooks never touch real AWS; an inherited endpoint would be ignored anyway.
 export STREAMSIM_ENDPOINT_URL ?=
 
-.PHONY: setup run test lint format lab report bench faults walkthrough serve clean
+.PHONY: setup run test lint format lab report bench faults walkthrough serve clean ministack
+
+## MiniStack, the second backend: its own venv (it pins its own botocore), built on first use.
+MINISTACK_VENV    ?= .venv-ministack
+MINISTACK_VERSION := 1.5.33
+MINISTACK_STAMP   := $(MINISTACK_VENV)/.installed-stamp
 
 setup: $(STAMP)
 
@@ -28,7 +33,15 @@ serve: setup
 	$(BIN)/streamsim serve
 
 test: setup lint
+	@$(MAKE) --no-print-directory ministack || echo "streamsim: could not build the MiniStack venv: the MiniStack cross-check will be skipped"
 	$(BIN)/python -m pytest -q
+
+ministack: $(MINISTACK_STAMP)
+
+$(MINISTACK_STAMP):
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/python -m pip install --quiet ministack==$(MINISTACK_VERSION)
+	touch $(MINISTACK_STAMP)
 
 lint: setup
 	$(BIN)/ruff check streamsim tests benchmarks
@@ -52,4 +65,4 @@ faults: setup
 	$(BIN)/streamsim faults
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports data/runs
+	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .mypy_cache .ruff_cache reports data/runs

@@ -60,7 +60,7 @@ def _awarded(dynamodb) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-
     return {(r["player_id"], r["badge_id"], r["play_id"]) for r in rows}
 
 
-@pytest.mark.parametrize("strategy", ["read-all", "incremental"])
+@pytest.mark.parametrize("strategy", ["read-all", "incremental", "batched"])
 def test_any_order_with_duplicates_awards_exactly_what_the_batch_evaluator_awards(
     dynamodb, streams, strategy
 ) -> None:
@@ -77,7 +77,7 @@ def test_any_order_with_duplicates_awards_exactly_what_the_batch_evaluator_award
     expected = _expected(plays)
     assert {b for _, b, _ in expected} >= {"first_play:chess", "streak:10:chess", "comeback:30"}
     assert _awarded(dynamodb) == expected
-    if strategy == "incremental":
+    if strategy != "read-all":
         assert handler.stats.rebuilds > 0  # out-of-order and duplicate deliveries were seen
 
 
@@ -97,7 +97,8 @@ def test_incremental_strategy_folds_in_order_deliveries_without_reading_history(
 
 
 @pytest.mark.slow
-def test_concurrent_deliveries_keep_the_incremental_state_consistent(backend) -> None:
+@pytest.mark.parametrize("strategy", ["incremental", "batched"])
+def test_concurrent_deliveries_keep_the_incremental_state_consistent(backend, strategy) -> None:
     dynamodb = backend.client("dynamodb")
     arn = _setup(dynamodb)
     plays = [p for p in _plays(2) if p.player_id != "busy"]
@@ -105,7 +106,7 @@ def test_concurrent_deliveries_keep_the_incremental_state_consistent(backend) ->
         write_play(dynamodb, play)
     records = [r.event for r in StreamReader(backend.client("dynamodbstreams"), arn).read_all()]
     handlers = [
-        BadgeHandler(backend.client("dynamodb"), HandlerSettings(strategy="incremental"))
+        BadgeHandler(backend.client("dynamodb"), HandlerSettings(strategy=strategy))
         for _ in range(3)
     ]
     errors: list[BaseException] = []
@@ -114,8 +115,8 @@ def test_concurrent_deliveries_keep_the_incremental_state_consistent(backend) ->
         order = records[:]
         random.Random(seed).shuffle(order)
         try:
-            for record in order:
-                assert handler({"Records": [record]}, None) == {"batchItemFailures": []}
+            for i in range(0, len(order), 3):
+                assert handler({"Records": order[i : i + 3]}, None) == {"batchItemFailures": []}
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 

@@ -7,9 +7,7 @@ when the parent goes). Apart from ``servers`` so that ``backend`` and ``servers`
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from types import FrameType
 
 from streamsim.aws.backend import EmbeddedServer
 
@@ -20,14 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = EmbeddedServer(port=args.port)
     server.start()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # SIGTERM and the parent's exit end the process in servers._GUARD
         server.serve_forever()
-    except (SystemExit, KeyboardInterrupt):
+    except KeyboardInterrupt:
         server.stop()
     return 0
 

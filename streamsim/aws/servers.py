@@ -6,7 +6,7 @@ handler; in its own process the pipeline keeps up with about twice the rate (doc
 A child never outlives its parent: it runs under ``_GUARD``, which exits the child when its stdin
 (a pipe from the parent) reaches end-of-file, as it does when the parent exits for any reason,
 SIGKILL included; on Linux it also asks the kernel for SIGKILL when the parent dies
-(``prctl(PR_SET_DEATHSIG)``). Each child binds 127.0.0.1 on a free port, writes its output to a
+(``prctl(PR_SET_DEATHSIG)``, SIGTERM; SIGTERM exits at once). Each child binds 127.0.0.1 on a free port, writes its output to a
 private log file (shown only when it fails to start), and is polled until it answers.
 """
 
@@ -32,26 +32,28 @@ from streamsim.errors import BackendError
 #: Run in the child before the server module: exit when the parent goes (see module docstring).
 #: argv: parent pid, "1" to ask for PR_SET_DEATHSIG, the module to run, its arguments.
 _GUARD = """
-import os, runpy, sys, threading
+import os, runpy, shutil, signal, sys, threading
 parent, deathsig, module = int(sys.argv[1]), sys.argv[2] == "1", sys.argv[3]
+def _leave(*_):
+    here = os.getcwd()
+    if os.path.basename(here).startswith("streamsim-"):  # the private folder: log, pid file
+        shutil.rmtree(here, ignore_errors=True)
+    os._exit(0)
+signal.signal(signal.SIGTERM, _leave)
 if deathsig and sys.platform.startswith("linux"):
     try:
-        import ctypes, signal
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_DEATHSIG
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_DEATHSIG
     except Exception:
         pass
 if os.getppid() != parent:
-    os._exit(0)
+    _leave()
 def _watch():
     try:
         while sys.stdin.buffer.read(65536):
             pass
     finally:
-        here = os.getcwd()
-        if os.path.basename(here).startswith("streamsim-"):  # the private folder: log, pid file
-            import shutil
-            shutil.rmtree(here, ignore_errors=True)
-        os._exit(0)
+        _leave()
 threading.Thread(target=_watch, name="parent-watch", daemon=True).start()
 sys.argv = [module, *sys.argv[4:]]
 runpy.run_module(module, run_name="__main__", alter_sys=True)

@@ -9,6 +9,8 @@ duplicates never award twice. Two strategies:
   when no earlier play is missing from it (a cheap key-range Query checks that), else rebuild
   from a full Query. The state item is written with optimistic locking (a version number), so
   concurrent and repeated deliveries keep it consistent.
+- ``batched``: ``incremental`` for a whole batch at once, with a few requests per player instead
+  of per play (streamsim.game.batched).
 
 Records it cannot understand fail by sequence number in ``batchItemFailures`` [B] without
 stopping the rest of the batch. Configuration comes from environment variables:
@@ -39,10 +41,11 @@ from streamsim.game.badges import (
     advance,
     rule_from_spec,
 )
+from streamsim.game.batched import BatchedStrategy
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
 
-STRATEGIES = ("read-all", "incremental")
+STRATEGIES = ("read-all", "incremental", "batched")
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class BadgeHandler:
         records = event.get("Records") if isinstance(event, dict) else None
         if not isinstance(records, list):
             raise EventParseError("the event has no Records list: is this a DynamoDB stream event?")
+        if self.settings.strategy == "batched":  # streamsim.game.batched: per batch, not per play
+            return {"batchItemFailures": self._batched(records)}
         failures: list[dict[str, Any]] = []
         for record in records:
             sequence_number = _sequence_number(record)
@@ -121,6 +126,18 @@ class BadgeHandler:
                 print(f"[ERROR] record {sequence_number}: {type(exc).__name__}: {exc}")
                 failures.append({"itemIdentifier": sequence_number})
         return {"batchItemFailures": failures}
+
+    def _batched(self, records: list[Any]) -> list[dict[str, Any]]:
+        settings = self.settings
+        return BatchedStrategy(
+            self.dynamodb,
+            plays_table=settings.plays_table,
+            achievements_table=settings.achievements_table,
+            state_table=settings.state_table,
+            rules=settings.rules,
+            stats=self.stats,
+            now=self.now,
+        )(records)
 
     def process(self, record: Any) -> list[Award]:
         """Evaluate one stream record; return the awards it earned (written or already there)."""

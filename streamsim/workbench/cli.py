@@ -98,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative_int, default=None, help="random seed (default 1)")
     run.add_argument(
         "--strategy",
-        choices=["read-all", "incremental"],
+        choices=["read-all", "incremental", "batched"],
         default=None,
-        help="badge handler strategy",
+        help="badge handler strategy (default read-all, the blog's)",
     )
     run.add_argument(
         "--config",

@@ -5,7 +5,8 @@ What the function's execution role needs, and nothing more:
 - the blog's four stream actions (DescribeStream, GetRecords, GetShardIterator, ListStreams) on
   the table's stream, as AWS's own example writes them [IAM];
 - what the badge handler calls (streamsim.game.handler): Query on the Plays table, PutItem on
-  Achievements, and, for the ``incremental`` strategy, GetItem and PutItem on PlayerState;
+  Achievements, and, for the ``incremental`` strategy, GetItem and PutItem on PlayerState
+  (``batched``: BatchGetItem too);
 - the on-failure destination, when the mapping has one: sqs:SendMessage, sns:Publish, or
   s3:PutObject and s3:ListBucket [E].
 
@@ -46,6 +47,11 @@ HANDLER_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "achievements": ("dynamodb:PutItem",),
         "state": ("dynamodb:GetItem", "dynamodb:PutItem"),
     },
+    "batched": {  # streamsim.game.batched: one BatchGetItem per batch, GetItem on a conflict
+        "plays": ("dynamodb:Query",),
+        "achievements": ("dynamodb:PutItem",),
+        "state": ("dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"),
+    },
 }
 #: AWS's documentation account id: a placeholder until ``--account`` names yours.
 EXAMPLE_ACCOUNT = "123456789012"
@@ -75,7 +81,7 @@ def build_policy(
             raise ConfigError(
                 f"{name} {value!r} is not a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)"
             )
-    if strategy == "incremental" and not _TABLE_NAME.match(state_table):
+    if strategy in ("incremental", "batched") and not _TABLE_NAME.match(state_table):
         raise ConfigError(f"state table {state_table!r} is not a DynamoDB table name")
     _check_account(region, account)
     if strategy not in HANDLER_ACTIONS:

@@ -1,0 +1,269 @@
+"""The ``batched`` badge strategy: the incremental strategy, one batch at a time.
+
+Per invocation, instead of three or more requests per play (GetItem state, a Query, a PutItem):
+
+- one BatchGetItem reads every player's PlayerState in the batch (100 keys per request [G]);
+- per player, one Query reads the plays between the state's last play and the player's last
+  delivered play (usually exactly the delivered ones); they are folded in order. Only where the
+  state cannot be folded (a duplicate or late delivery, a changed rule set) is the history up to
+  the last delivered play read, once per player, and ``advance`` decides play by play;
+- per player, one conditional PutItem saves the state (optimistic locking on ``version``);
+- awards are written as before, one conditional PutItem each. They cannot go in one
+  BatchWriteItem (it takes no conditions [W]), and a TransactWriteItems with a condition per award
+  is cancelled whole when any one award already exists [T] (every duplicate delivery), and on
+  moto a cancelled transaction orphans every open stream iterator (docs/backends.md). Awards are
+  rare (a few per player), so the conditional PutItems cost little.
+
+Folding the plays the table holds in the range, not only the delivered ones, keeps the stored
+state equal to the summary of the player's plays up to its last play (a play written late but
+earlier is folded when the range covers it). Awards equal the batch evaluator's under any
+delivery order and duplicates, like the other strategies (tests/test_batched.py).
+
+[G] docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
+[W] docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html
+[T] docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from streamsim.errors import EventParseError
+from streamsim.game.achievements import write_awards
+from streamsim.game.badges import Award, BadgeRule, PlayerState, advance, play_order
+from streamsim.game.plays import Play, play_key
+from streamsim.game.playstore import play_from_item, query_plays
+
+#: BatchGetItem reads at most 100 items per request [G].
+BATCH_GET_LIMIT = 100
+
+
+@dataclass
+class PlayerStep:
+    """One player's part of a batch: the state to store and the awards to write."""
+
+    state: PlayerState
+    awards: list[Award]
+    folds: int = 0
+    rebuilds: int = 0
+
+
+def fold_range(state: PlayerState, in_range: Iterable[Play]) -> PlayerStep:
+    """Fold the plays after ``state.last_key`` (the table's, up to the last delivered play)."""
+    new = state.copy()
+    awards: list[Award] = []
+    after = {
+        p.play_key: p for p in in_range if new.last_key is None or play_order(p) > new.last_key
+    }
+    for play in sorted(after.values(), key=play_order):
+        awards += new.fold(play)
+    return PlayerStep(new, awards, folds=len(after))
+
+
+def advance_each(
+    state: PlayerState, delivered: Sequence[Play], history: Sequence[Play]
+) -> PlayerStep:
+    """``advance`` for each delivered play in order, with its prior plays from ``history``."""
+    awards: list[Award] = []
+    unique = list({p.play_key: p for p in history}.values())
+    for play in sorted(delivered, key=play_order):
+        key = play_order(play)
+        state, earned = advance(state, play, [h for h in unique if play_order(h) < key])
+        awards += earned
+    return PlayerStep(state, awards, rebuilds=len(delivered))
+
+
+def can_fold(state: PlayerState, delivered: Sequence[Play]) -> bool:
+    """True when every delivered play is after the state's last play (the usual case)."""
+    if not state.is_current:
+        return False
+    return state.last_key is None or all(play_order(p) > state.last_key for p in delivered)
+
+
+class BatchedStrategy:
+    """Evaluate a whole batch of stream records with a handful of requests per player."""
+
+    def __init__(
+        self,
+        dynamodb: Any,
+        *,
+        plays_table: str,
+        achievements_table: str,
+        state_table: str,
+        rules: tuple[BadgeRule, ...],
+        stats: Any,
+        now: Callable[[], float],
+    ) -> None:
+        self.dynamodb = dynamodb
+        self.plays_table = plays_table
+        self.achievements_table = achievements_table
+        self.state_table = state_table
+        self.rules = rules
+        self.stats = stats
+        self.now = now
+
+    def __call__(self, records: list[Any]) -> list[dict[str, Any]]:
+        """Process the batch; return ``batchItemFailures``."""
+        failures: list[dict[str, Any]] = []
+        groups: dict[str, list[tuple[Play, Any]]] = {}
+        for record in records:
+            try:
+                play = self._play(record)
+            except EventParseError as exc:
+                self._fail(failures, [record], exc)
+                continue
+            if play is not None:
+                groups.setdefault(play.player_id, []).append((play, record))
+        if not groups:
+            return failures
+        try:
+            states = self._load_states(sorted(groups))
+        except (ClientError, BotoCoreError) as exc:
+            self._fail(failures, [r for g in groups.values() for _, r in g], exc)
+            return failures
+        for player, group in groups.items():
+            delivered = list({p.play_key: p for p, _ in group}.values())
+            try:
+                self._player(player, delivered, states[player])
+            except (EventParseError, ClientError, BotoCoreError) as exc:
+                self._fail(failures, [r for _, r in group], exc)
+        return failures
+
+    def _play(self, record: Any) -> Play | None:
+        if not isinstance(record, dict) or not isinstance(record.get("dynamodb"), dict):
+            raise EventParseError("record is not a DynamoDB stream record (no 'dynamodb' map)")
+        if record.get("eventName") != "INSERT":
+            self.stats.skipped += 1  # a play is written once; MODIFY/REMOVE are not new plays
+            return None
+        image = record["dynamodb"].get("NewImage")
+        if image is None:
+            raise EventParseError("record has no NewImage: the stream must include new images")
+        play = play_from_item(image)
+        self.stats.plays += 1
+        return play
+
+    def _fail(self, failures: list[dict[str, Any]], records: list[Any], exc: Exception) -> None:
+        for record in records:
+            sequence_number = _sequence_number(record)
+            self.stats.failed += 1
+            print(f"[ERROR] record {sequence_number}: {type(exc).__name__}: {exc}")
+            failures.append({"itemIdentifier": sequence_number})
+
+    def _player(
+        self,
+        player: str,
+        delivered: list[Play],
+        loaded: tuple[PlayerState, int],
+        attempts: int = 5,
+    ) -> None:
+        state, version = loaded
+        for attempt in range(attempts):
+            if attempt:
+                state, version = self._load_one(player)
+            step = self._step(state, delivered)
+            if step.state is state or self._save_state(player, step.state, version):
+                self.stats.folds += step.folds
+                self.stats.rebuilds += step.rebuilds
+                self.stats.awards_written += write_awards(
+                    self.dynamodb, step.awards, table=self.achievements_table, now=self.now
+                )
+                return
+            self.stats.state_conflicts += 1
+        raise EventParseError(f"player {player}: state kept changing under concurrent updates")
+
+    def _step(self, state: PlayerState, delivered: list[Play]) -> PlayerStep:
+        last = max(delivered, key=play_order)
+        if can_fold(state, delivered):
+            in_range = self._range(last.player_id, state, last)
+            return fold_range(state, [*in_range, *delivered])
+        history = list(
+            query_plays(
+                self.dynamodb, last.player_id, before_key=last.play_key, table=self.plays_table
+            )
+        )
+        self.stats.plays_read += len(history)
+        return advance_each(state, delivered, [*history, *delivered])
+
+    def _range(self, player: str, state: PlayerState, last: Play) -> list[Play]:
+        """The table's plays of ``player`` after the state's last play, up to ``last``."""
+        values: dict[str, Any] = {":p": {"S": player}, ":hi": {"S": last.play_key}}
+        if state.last_key is None:
+            condition = "player_id = :p AND play_key <= :hi"
+        else:
+            condition = "player_id = :p AND play_key BETWEEN :lo AND :hi"
+            values[":lo"] = {"S": play_key(state.last_key[0], state.last_key[1])}
+        kwargs: dict[str, Any] = {
+            "TableName": self.plays_table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+        }
+        plays: list[Play] = []
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            plays += [play_from_item(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return plays
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _load_states(self, players: list[str]) -> dict[str, tuple[PlayerState, int]]:
+        """Every player's state: BatchGetItem, 100 keys a request, retrying unprocessed keys."""
+        items: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(players), BATCH_GET_LIMIT):
+            keys = [{"player_id": {"S": p}} for p in players[start : start + BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {self.state_table: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(10):
+                response = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.state_table, []):
+                    items[item["player_id"]["S"]] = item
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            if request:
+                raise EventParseError("PlayerState reads stayed unprocessed after 10 attempts")
+        return {p: self._state_of(p, items.get(p)) for p in players}
+
+    def _load_one(self, player: str) -> tuple[PlayerState, int]:
+        item = self.dynamodb.get_item(
+            TableName=self.state_table, Key={"player_id": {"S": player}}, ConsistentRead=True
+        ).get("Item")
+        return self._state_of(player, item)
+
+    def _state_of(self, player: str, item: dict[str, Any] | None) -> tuple[PlayerState, int]:
+        if item is None:
+            return PlayerState(rules=self.rules, player_id=player), 0
+        try:
+            state = PlayerState.from_dict(json.loads(item["state"]["S"]), self.rules)
+        except (KeyError, ValueError, TypeError):
+            # An unreadable state is rebuilt from the plays, never trusted.
+            state = PlayerState(rules=self.rules, player_id=player, built_with="unreadable")
+        return state, int(item.get("version", {}).get("N", "0"))
+
+    def _save_state(self, player: str, state: PlayerState, version: int) -> bool:
+        try:
+            self.dynamodb.put_item(
+                TableName=self.state_table,
+                Item={
+                    "player_id": {"S": player},
+                    "state": {"S": json.dumps(state.to_dict(), separators=(",", ":"))},
+                    "version": {"N": str(version + 1)},
+                },
+                ConditionExpression="attribute_not_exists(player_id) OR version = :v",
+                ExpressionAttributeValues={":v": {"N": str(version)}},
+            )
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+
+
+def _sequence_number(record: Any) -> Any:
+    if isinstance(record, dict) and isinstance(record.get("dynamodb"), dict):
+        return record["dynamodb"].get("SequenceNumber")
+    return None
