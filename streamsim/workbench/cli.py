@@ -214,6 +214,9 @@ def _run(args: argparse.Namespace) -> int:
         with progress_bar(enabled=not args.no_progress) as progress:
             result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
     print_summary(result.summary, result.path)
+    from streamsim.workbench.requests import request_lines
+
+    print("\n".join(request_lines(result.summary.get("requests"))))
     from streamsim.workbench.faults.invariant import invariant_lines
 
     print("\n".join(invariant_lines(result.summary)))

@@ -35,6 +35,7 @@ from streamsim.game.achievements import scan_achievements
 from streamsim.game.handler import BadgeHandler, HandlerSettings
 from streamsim.game.plays import PLAY_COLUMNS, Play
 from streamsim.game.playstore import validate_play, write_play
+from streamsim.workbench.requests import RequestCounter
 from streamsim.workbench.runconfig import (
     DEFAULT_QUEUE,
     RUNS_DIR,
@@ -75,12 +76,20 @@ def run_pipeline(
     ``faults`` (streamsim.workbench.faults) injects handler and backend faults, kills the
     trigger, and reports what it injected in the summary.
     """
-    if faults is None:
-        return _run_pipeline(config, backend, out_dir, progress, handler_wrapper, None)
-    with faults.installed(backend):  # its client hooks: every client made below
-        return _run_pipeline(
-            faults.configure(config), backend, out_dir, progress, handler_wrapper, faults
-        )
+    counter = RequestCounter()  # requests per play by operation (workbench/requests.py)
+    with counter.installed(backend):
+        if faults is None:
+            return _run_pipeline(config, backend, out_dir, progress, handler_wrapper, None, counter)
+        with faults.installed(backend):  # its client hooks: every client made below
+            return _run_pipeline(
+                faults.configure(config),
+                backend,
+                out_dir,
+                progress,
+                handler_wrapper,
+                faults,
+                counter,
+            )
 
 
 def _run_pipeline(
@@ -90,6 +99,7 @@ def _run_pipeline(
     progress: Callable[[int, int, int], None] | None,
     handler_wrapper: Callable[[Any], Any] | None,
     faults: FaultPlan | None,
+    counter: RequestCounter,
 ) -> RunResult:
     run_id = config.run_id or new_run_id()
     folder = Path(out_dir) if out_dir is not None else RUNS_DIR / run_id
@@ -98,12 +108,14 @@ def _run_pipeline(
     pipeline = LivePipeline(config, backend, tables, handler, folder)
     writer = PlayWriter(backend, tables.plays.name, _population(config), config)
 
+    counter.counting = True
     pipeline.start()
     if faults is not None:
         faults.arm()
     writer.start()
     pipeline.watch(writer, progress)
     drained = pipeline.drain()
+    counter.counting = False
     if faults is not None:
         faults.disarm()  # what is collected below comes from a healthy backend
     pipeline.close()
@@ -130,6 +142,7 @@ def _run_pipeline(
         # Successful award writes: more than the badges in the table means one was awarded twice.
         "handler_stats": asdict(badge_handler.stats),
         "faults": faults.report(len(pipeline.restarts)) if faults is not None else None,
+        "requests": counter.summary(len(writer.written)),
     }
     return save(folder, frames, full_config, pipeline.capture)
 
@@ -365,6 +378,7 @@ def save(
     summary["drained"] = config["drained"]
     summary["send_failures"] = len(config["send_failures"])
     summary["faults"] = config["faults"]
+    summary["requests"] = config.get("requests")
     save_run(folder, tables, config, summary, messages)
     return RunResult(folder, summary, tables)
 
