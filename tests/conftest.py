@@ -46,3 +46,12 @@ def streams(backend: Backend):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def clock() -> VirtualClock:
     return VirtualClock()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Say it when the MiniStack cross-check (tests/test_crosscheck.py) could not run."""
+    from streamsim.aws.servers import ministack_available
+
+    reason = ministack_available()
+    if reason is not None:
+        terminalreporter.write_line(f"streamsim: MiniStack cross-check skipped: {reason}")

@@ -50,10 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     walk.add_argument("--no-retries", action="store_true", help="skip the 24 h retry part")
     walk.set_defaults(func=_walkthrough)
 
-    serve = sub.add_parser("serve", help="run the embedded moto server in the foreground")
+    serve = sub.add_parser("serve", help="run a local server (moto or MiniStack) in the foreground")
     serve.add_argument(
         "--port", type=_port, default=0, help="port on 127.0.0.1 (default: a free one)"
     )
+    _server_option(serve)
     serve.set_defaults(func=_serve)
 
     trig = sub.add_parser(
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="the main job: players -> stream -> trigger -> badges -> a run folder"
     )
     _backend_options(run)
+    _server_option(run)
     run.add_argument(
         "--players", type=_positive_int, default=None, help="synthetic players (default 25)"
     )
@@ -239,10 +241,24 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _server_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=["moto", "ministack"],
+        default=None,
+        help="the local server to start (default moto; ministack: 'make ministack' first)",
+    )
+
+
 def open_backend_from(args: argparse.Namespace) -> Any:
     from streamsim.aws.backend import open_backend
 
-    return open_backend(args.endpoint_url, args.region, allow_remote=args.allow_remote)
+    return open_backend(
+        args.endpoint_url,
+        args.region,
+        allow_remote=args.allow_remote,
+        server=getattr(args, "backend", None),
+    )
 
 
 def _walkthrough(args: argparse.Namespace) -> int:
@@ -255,10 +271,18 @@ def _walkthrough(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from streamsim.aws.backend import EmbeddedServer
+    from streamsim.aws.servers import MiniStackProcess
 
-    server = EmbeddedServer(port=args.port)
+    server: Any
+    if args.backend == "ministack":
+        if args.port:
+            raise StreamsimError("--port is for moto; MiniStack takes a free port")
+        server = MiniStackProcess()
+    else:
+        server = EmbeddedServer(port=args.port)
     server.start()
-    print(f"streamsim: moto server listening at {server.endpoint_url}", flush=True)
+    name = args.backend or "moto"
+    print(f"streamsim: {name} server listening at {server.endpoint_url}", flush=True)
     print(f"  export STREAMSIM_ENDPOINT_URL={server.endpoint_url}", flush=True)
     print("  (Ctrl-C to stop)", flush=True)
     try:
