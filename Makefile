@@ -59,7 +59,10 @@ report: setup
 	$(BIN)/streamsim report
 
 bench: setup
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; args=; case $$b in *bench_live*) args="$(LIVE_BENCH_ARGS)";; esac; $(BIN)/python $$b $$args || exit 1; done
+
+## bench_live.py's full search takes about 15 minutes (60 s probes); make bench runs it --quick.
+LIVE_BENCH_ARGS ?= --quick
 
 faults: setup
 	$(BIN)/streamsim faults

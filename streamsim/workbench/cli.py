@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--strategy",
         choices=["read-all", "incremental", "batched"],
         default=None,
-        help="badge handler strategy (default read-all, the blog's)",
+        help="badge handler strategy (default batched; read-all is the blog's)",
     )
     run.add_argument(
         "--config",

@@ -39,9 +39,13 @@ class RunConfig:
 
     players: int = 25
     days: int = 10
+    #: Plays/s. The batched handler with moto in its own process kept p95 write->processed
+    #: near 1 s at 12/s on a heavily shared 2-core machine (docs/backends.md); headroom on a
+    #: quiet one. benchmarks/bench_live.py measures what a machine sustains.
     rate: float = 12.0
     seed: int = 1
-    strategy: str = "read-all"
+    #: The batched strategy (streamsim.game.batched); "read-all" is the blog's, for comparison.
+    strategy: str = "batched"
     mapping: EventSourceMapping | None = None
     #: Lambda's default timeout is 3 s; the embedded server answers ~100 requests/s, so a
     #: batch of 100 plays (a Query and a few writes each) needs longer: 60 s.
