@@ -114,3 +114,12 @@ def test_ministack_settings_bind_loopback_and_keep_off_docker(tmp_path: Path) ->
     assert env["GATEWAY_PORT"] == "4566" and env["PERSIST_STATE"] == "0"
     assert not Path(env["DOCKER_HOST"].removeprefix("unix://")).exists()
     assert "AWS_ACCESS_KEY_ID" not in env and env["HOME"] == "/h"
+
+
+def test_backend_options_refuse_contradictions_in_one_line(capsys) -> None:
+    from streamsim.workbench.cli import main
+
+    assert main(["run", "--backend", "moto", "--endpoint-url", "http://127.0.0.1:9"]) == 2
+    assert "drop --endpoint-url" in capsys.readouterr().err
+    assert main(["serve", "--backend", "ministack", "--port", "5"]) == 2
+    assert "--port is for moto" in capsys.readouterr().err
