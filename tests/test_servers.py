@@ -123,3 +123,14 @@ def test_backend_options_refuse_contradictions_in_one_line(capsys) -> None:
     assert "drop --endpoint-url" in capsys.readouterr().err
     assert main(["serve", "--backend", "ministack", "--port", "5"]) == 2
     assert "--port is for moto" in capsys.readouterr().err
+
+
+def test_make_ministack_installs_the_version_the_cross_check_expects() -> None:
+    from streamsim.aws.servers import MINISTACK_VERSION
+
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert f"MINISTACK_VERSION := {MINISTACK_VERSION}\n" in makefile
+    assert "ministack==$(MINISTACK_VERSION)" in makefile
+    # make test tries to build it, and goes on (the cross-check then skips) when it cannot.
+    test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "$(MAKE) --no-print-directory ministack ||" in test_recipe
