@@ -170,7 +170,10 @@ def _up(args: argparse.Namespace) -> int:
             deployed = stack.up(
                 backend, args.stack, render(template), package, create_mapping=not args.no_mapping
             )
-    print(f"stack {deployed.stack}: {deployed.status} ({deployed.change_set_type} change set)")
+    if deployed.change_set_type == "NONE":
+        print(f"stack {deployed.stack}: {deployed.status} (no changes to deploy)")
+    else:
+        print(f"stack {deployed.stack}: {deployed.status} ({deployed.change_set_type} change set)")
     print(f"package: s3://{deployed.code_bucket}/{deployed.code_key}")
     for key, value in sorted(deployed.outputs.items()):
         print(f"  {key} = {value}")

@@ -75,6 +75,7 @@ def up(
         {"ParameterKey": "CodeKey", "ParameterValue": key},
         {"ParameterKey": "CreateMapping", "ParameterValue": "true" if create_mapping else "false"},
     ]
+    created = False
     try:
         cfn.create_change_set(
             StackName=stack,
@@ -84,12 +85,19 @@ def up(
             Parameters=parameters,
             Capabilities=["CAPABILITY_IAM"],
         )
+        created = True
         _wait(cfn, "change_set_create_complete", delay_seconds, StackName=stack, ChangeSetName=name)
         cfn.execute_change_set(StackName=stack, ChangeSetName=name)
         waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
         _wait(cfn, waiter, delay_seconds, StackName=stack)
-    except ClientError as exc:
-        raise BackendError(f"stack {stack}: {exc.response['Error'].get('Message', exc)}") from None
+    except (ClientError, BackendError) as exc:
+        message = exc.response["Error"].get("Message", "") if isinstance(exc, ClientError) else ""
+        if not _no_changes(message or str(exc)):
+            raise BackendError(f"stack {stack}: {message or exc}") from None
+        # AWS fails a change set that changes nothing; the stack is as asked.
+        if created:
+            cfn.delete_change_set(StackName=stack, ChangeSetName=name)
+        change_type = "NONE"
     described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
     return Deployed(
         stack=stack,
@@ -131,6 +139,12 @@ def down(backend: Backend, stack: str, *, delay_seconds: float = 5.0) -> list[st
         s3.delete_bucket(Bucket=bucket)
         deleted.append(f"bucket {bucket}")
     return deleted
+
+
+def _no_changes(message: str) -> bool:
+    """AWS: "The submitted information didn't contain changes..."; moto: "No updates are to be
+    performed."."""
+    return "didn't contain changes" in message or "No updates are to be performed" in message
 
 
 def _exists(cfn: Any, stack: str) -> bool:

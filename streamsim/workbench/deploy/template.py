@@ -107,21 +107,27 @@ def stack_mapping(mapping: EventSourceMapping, settings: StackSettings) -> Event
 
 def esm_properties(mapping: EventSourceMapping) -> dict[str, Any]:
     """CloudFormation properties of the mapping: ``to_aws()`` under CloudFormation's names."""
-    props = mapping.to_aws()
-    if "KMSKeyArn" in props:
-        props["KmsKeyArn"] = props.pop("KMSKeyArn")
-    if "Tags" in props:
-        props["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(props["Tags"].items())]
+    props: dict[str, Any] = {}
+    for key, value in mapping.to_aws().items():  # in order: the ignored settings keep theirs
+        if key == "KMSKeyArn":
+            props["KmsKeyArn"] = value
+        elif key == "Tags":
+            props["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(value.items())]
+        else:
+            props[key] = value
     return props
 
 
 def mapping_from_properties(props: dict[str, Any]) -> EventSourceMapping:
     """The inverse of ``esm_properties``: the mapping a template (or a read-back) describes."""
-    params = dict(props)
-    if "KmsKeyArn" in params:
-        params["KMSKeyArn"] = params.pop("KmsKeyArn")
-    if "Tags" in params:
-        params["Tags"] = {t["Key"]: t["Value"] for t in params["Tags"]}
+    params: dict[str, Any] = {}
+    for key, value in props.items():
+        if key == "KmsKeyArn":
+            params["KMSKeyArn"] = value
+        elif key == "Tags":
+            params["Tags"] = {t["Key"]: t["Value"] for t in value}
+        else:
+            params[key] = value
     return EventSourceMapping.from_aws(params)
 
 
