@@ -101,6 +101,9 @@ def test_the_role_has_exactly_the_policy_streamsim_policy_prints(strategy, capsy
         text = text.replace(f"table/{table}", f"table/pol-{table}")
     text = text.replace(":streamsim-on-failure", ":pol-on-failure")
     assert in_template == json.loads(text)
+    # ... plus AWS's basic execution role, for the function's logs (the deliveries).
+    managed = template["Resources"]["BadgeRole"]["Properties"]["ManagedPolicyArns"]
+    assert managed == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
 
 
 def test_the_function_gets_the_environment_the_handler_reads() -> None:
@@ -211,6 +214,9 @@ def test_deploy_up_prints_the_plan_first_and_down_tears_it_all_down(backend, cap
     assert "deleted stack cli" in down and "deleted bucket streamsim-deploy" in down
     assert backend.client("dynamodb").list_tables()["TableNames"] == []
     assert backend.client("s3").list_buckets()["Buckets"] == []
+    assert backend.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert backend.client("logs").describe_log_groups()["logGroups"] == []
+    assert backend.client("lambda").list_functions()["Functions"] == []
 
 
 @pytest.mark.parametrize(
@@ -258,3 +264,25 @@ def test_the_estimate_follows_the_mapping_and_the_rate() -> None:
         region="mars-1",
     )
     assert "no cost estimate: no prices for region 'mars-1'" in text
+
+
+def test_tables_are_on_demand() -> None:
+    resources = build_template(default_mapping(), StackSettings(strategy="incremental"))
+    tables = [r for r in resources["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    assert len(tables) == 3
+    assert {t["Properties"]["BillingMode"] for t in tables} == {"PAY_PER_REQUEST"}
+
+
+def test_the_readme_commands_exist() -> None:
+    """Every command line in the README's "Outgrowing one machine" section parses."""
+    import shlex
+
+    from streamsim.workbench.cli import build_parser
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Outgrowing one machine")[1].split("\n## ")[0]
+    lines = [ln.split("#")[0] for ln in section.splitlines() if ln.startswith("streamsim ")]
+    assert len(lines) == 6
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        assert args.func is not None

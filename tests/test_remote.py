@@ -226,6 +226,10 @@ def test_run_on_a_stack_and_collect_it_into_a_run_folder(backend, tmp_path, caps
     assert "rounded down" in run.config["clocks"]["created_at"]
     pct = analysis.latency_percentiles(run)
     assert "write_to_processed" in pct.index
+    # notebook 02's other tables work unchanged on the collected run
+    assert len(analysis.latency_steps(run)) == plays
+    assert analysis.iterator_age(run)["iterator_age_seconds"].notna().all()
+    assert analysis.throughput(run)["written"].sum() == plays
     ages = pd.read_parquet(folder / "iterator_age.parquet")
     assert len(ages) >= 1 and ages["maximum_ms"].max() >= 0
     assert run.destination == []

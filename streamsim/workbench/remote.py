@@ -91,7 +91,7 @@ class StackRefs:
 
 def run_on_stack(args: argparse.Namespace) -> int:
     """``streamsim run --stack NAME``: write the plays to the stack, save them in a run folder."""
-    from streamsim.workbench.cli import open_backend_from
+    from streamsim.aws.backend import open_backend
     from streamsim.workbench.run import PlayWriter, _population, new_run_id
     from streamsim.workbench.runconfig import RUNS_DIR, RunConfig, with_overrides
 
@@ -106,7 +106,7 @@ def run_on_stack(args: argparse.Namespace) -> int:
     )
     run_id = new_run_id()
     folder = Path(args.out) if args.out else RUNS_DIR / run_id
-    with open_backend_from(args) as backend:
+    with open_backend(args.endpoint_url, args.region, allow_remote=args.allow_remote) as backend:
         refs = StackRefs.of(backend, args.stack)
         writer = PlayWriter(backend, refs.plays, _population(config), config)
         started = time.time()
