@@ -146,6 +146,7 @@ def _cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes_the_template_and_catches_a_planted_error(tmp_path) -> None:
     out = tmp_path / "template.yaml"
     config = tmp_path / "esm.json"
@@ -160,6 +161,7 @@ def test_cfn_lint_passes_the_template_and_catches_a_planted_error(tmp_path) -> N
     assert result.returncode != 0 and "11 is greater than the maximum of 10" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_template_deploys_to_motos_cloudformation(backend, tmp_path) -> None:
     mapping = EventSourceMapping.from_aws(
         {k: v for k, v in EVERY_FIELD.items() if k not in ("KMSKeyArn", "MetricsConfig")}
@@ -195,6 +197,7 @@ def test_the_template_deploys_to_motos_cloudformation(backend, tmp_path) -> None
     assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.12", 256, 60)
 
 
+@pytest.mark.slow
 def test_deploy_up_prints_the_plan_first_and_down_tears_it_all_down(backend, capsys) -> None:
     endpoint = ["--endpoint-url", backend.endpoint_url]
     assert main(["deploy", "up", "--stack", "cli", "--rate", "50", *endpoint]) == 0
