@@ -14,7 +14,8 @@ duplicates never award twice. Two strategies:
 
 Records it cannot understand fail by sequence number in ``batchItemFailures`` [B] without
 stopping the rest of the batch. Configuration comes from environment variables:
-PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, BADGE_RULES (JSON list of
+PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, STREAMSIM_DELIVERIES (``emf``:
+record each delivery, streamsim.game.deliveries), BADGE_RULES (JSON list of
 {"rule": ..., "params": {...}}), and the endpoint (STREAMSIM_ENDPOINT_URL or
 AWS_ENDPOINT_URL_DYNAMODB; unset on AWS).
 [B] docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html
@@ -42,6 +43,7 @@ from streamsim.game.badges import (
     rule_from_spec,
 )
 from streamsim.game.batched import BatchedStrategy
+from streamsim.game.deliveries import DeliveryRecorder, recorder_from_env
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
 
@@ -104,13 +106,27 @@ class BadgeHandler:
         dynamodb: Any,
         settings: HandlerSettings | None = None,
         now: Callable[[], float] = time.time,
+        recorder: DeliveryRecorder | None = None,
     ) -> None:
         self.dynamodb = dynamodb
         self.settings = settings or HandlerSettings()
         self.now = now
         self.stats = HandlerStats()
+        #: Records each delivery (streamsim.game.deliveries); None: nothing recorded.
+        self.recorder = recorder
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        if self.recorder is None:
+            return self._handle(event, context)
+        started, failed = self.now(), None
+        try:
+            response = self._handle(event, context)
+            failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+            return response
+        finally:
+            self.recorder.record(event, context, started, self.now(), failed)
+
+    def _handle(self, event: Any, context: Any) -> dict[str, Any]:
         records = event.get("Records") if isinstance(event, dict) else None
         if not isinstance(records, list):
             raise EventParseError("the event has no Records list: is this a DynamoDB stream event?")
@@ -285,5 +301,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             if endpoint
             else boto3.client("dynamodb")
         )
-        _deployed.handler = BadgeHandler(client, HandlerSettings.from_env())
+        _deployed.handler = BadgeHandler(
+            client, HandlerSettings.from_env(), recorder=recorder_from_env()
+        )
     return _deployed.handler(event, context)

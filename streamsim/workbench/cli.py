@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<run-id>)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--stack",
+        help="write the plays to this deployed stack's table (streamsim deploy up), then "
+        "`streamsim collect` reads what its Lambda did",
+    )
     run.add_argument(  # fault injection (streamsim.workbench.faults)
         "--faults",
         action="append",
@@ -157,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
             "streamsim.workbench.policy",
             "print the least-privilege IAM policy for a mapping and the badge handler",
         ),
+        (
+            "deploy",
+            "streamsim.workbench.deploy.cli",
+            "package, template, deploy (up) and tear down (down) the pipeline on AWS",
+        ),
+        (
+            "collect",
+            "streamsim.workbench.remote",
+            "read a deployed stack's deliveries, on-failure queue and IteratorAge into a run folder",
+        ),
     ):
         command = sub.add_parser(name, help=help_text)
         _module_command(command, module)
@@ -189,6 +204,10 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.stack:  # the deployed pipeline (streamsim.workbench.remote)
+        from streamsim.workbench.remote import run_on_stack
+
+        return run_on_stack(args)
     from streamsim.workbench.run import run_pipeline
     from streamsim.workbench.runconfig import RunConfig, with_overrides
     from streamsim.workbench.runreport import print_summary, progress_bar
