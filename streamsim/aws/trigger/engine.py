@@ -36,9 +36,15 @@ from streamsim.aws.trigger.context import function_arn
 from streamsim.aws.trigger.destinations import Destination
 from streamsim.aws.trigger.filters import FilterCriteria
 from streamsim.aws.trigger.invoke import Handler, InvocationResult, Invoker
-from streamsim.aws.trigger.onfailure import build_on_failure_record
+from streamsim.aws.trigger.onfailure import RECORD_AGE_INVOKE_COUNT, build_on_failure_record
 from streamsim.aws.trigger.output import OutputCapture
-from streamsim.aws.trigger.policy import Action, expiry, next_step, split_in_two
+from streamsim.aws.trigger.policy import (
+    RECORD_AGE_EXCEEDED,
+    Action,
+    expiry,
+    next_step,
+    split_in_two,
+)
 from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
 from streamsim.clock import Clock
 
@@ -393,17 +399,12 @@ class Trigger:
         batch_id = self._batch_ids
         attempt = 0
         backoff = 0.0
+        last: InvocationResult | None = None
         while batch and not self._killed:
             if self._stopping:
                 return  # no retry after stop(): unfinished, so a restart re-delivers it
-            condition = expiry(
-                oldest_created_at=min(r.created_at for r in batch),
-                now=self.clock.now(),
-                maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
-                retention_seconds=self.timing.record_retention_seconds,
-            )
-            if condition is not None:
-                self._discard(state, batch, condition, attempt)
+            batch = self._discard_expired(state, batch, attempt)
+            if not batch:
                 return
             attempt += 1
             for record in batch:
@@ -411,6 +412,7 @@ class Trigger:
             result: InvocationResult = yield from self.invoker.invoke(batch, self.clock)
             if self._killed:
                 return  # the process died with this batch in hand
+            last = result
             self.capture.attempt(
                 self._attempt_row(state, lane, batch_id, attempt, retries, backoff, batch, result)
             )
@@ -437,7 +439,13 @@ class Trigger:
                 batch = [r for r in batch if r.seq >= int(step.from_sequence_number)]
             retries = step.retries
             if step.action is Action.DISCARD:
-                self._discard(state, batch, step.condition or "", attempt)
+                self._discard(
+                    state,
+                    batch,
+                    step.condition or "",
+                    attempt,
+                    function_error=last.function_error if last is not None else None,
+                )
                 return
             backoff = step.delay_seconds
             yield self.clock.sleep(backoff)
@@ -471,21 +479,61 @@ class Trigger:
         if moved and state.progress.checkpoint is not None:
             self.checkpoints.save(self._key(state.shard.shard_id), state.progress.checkpoint)
 
+    def _discard_expired(
+        self, state: _ShardState, batch: list[StreamRecord], attempts: int
+    ) -> list[StreamRecord]:
+        """Discard the records of ``batch`` past MaximumRecordAgeInSeconds or the retention, one
+        on-failure record per contiguous run, and return the younger rest to deliver: AWS drops
+        only the expired records [R-K test_kinesis_maximum_record_age_exceeded_discard_records,
+        E "retries until the records expire or exceed the maximum age"]."""
+        now = self.clock.now()
+        kept: list[StreamRecord] = []
+        run: list[StreamRecord] = []
+        for record in batch:
+            condition = expiry(
+                oldest_created_at=record.created_at,
+                now=now,
+                maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
+                retention_seconds=self.timing.record_retention_seconds,
+            )
+            if condition is not None:
+                run.append(record)
+                continue
+            if run:
+                self._discard(state, run, RECORD_AGE_EXCEEDED, attempts)
+                run = []
+            kept.append(record)
+        if run:
+            self._discard(state, run, RECORD_AGE_EXCEEDED, attempts)
+        return kept
+
     def _discard(
-        self, state: _ShardState, batch: list[StreamRecord], condition: str, attempts: int
+        self,
+        state: _ShardState,
+        batch: list[StreamRecord],
+        condition: str,
+        attempts: int,
+        function_error: str | None = None,
     ) -> None:
-        """Give up on a batch: tell the on-failure destination, if any, and move on [E]."""
+        """Give up on records: tell the on-failure destination, if any, and move on [E].
+
+        A RecordAgeExceeded record carries no responseContext and approximateInvokeCount 1, as
+        in every AWS recording [R-K]; the capture keeps the true attempt count.
+        """
         disposition = Disposition.DISCARDED
         if self.destination is not None:
+            by_age = condition == RECORD_AGE_EXCEEDED
             message = build_on_failure_record(
                 records=[r.event for r in batch],
                 shard_id=state.shard.shard_id,
                 stream_arn=self.reader.stream_arn,
                 function_arn=self.function_arn,
                 condition=condition,
-                approximate_invoke_count=attempts,
+                approximate_invoke_count=RECORD_AGE_INVOKE_COUNT if by_age else attempts,
                 timestamp=self.clock.now(),
                 destination_arn=self.destination.arn,
+                status_code=None if by_age else 200,
+                function_error=function_error,
             )
             try:
                 self.destination.send(message)

@@ -25,6 +25,14 @@ from streamsim.clock import Clock
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
+#: Error types of invocations that returned normally but failed the batch (an invalid
+#: ``batchItemFailures``, a tumbling-window response without ``state``): AWS's on-failure record
+#: says ``"functionError": null`` for them [R test_dynamodb_report_batch_item_failures*].
+RETURNED_ERRORS = frozenset({"InvalidBatchItemFailures", "MissingWindowState"})
+#: ``responseContext.functionError`` of a raised error; the Invoke API also reports a timeout
+#: as ``FunctionError: "Unhandled"`` (aws/aws-sdk-go#4872), so an on-failure record does too.
+UNHANDLED = "Unhandled"
+
 
 class Outcome(str, Enum):
     SUCCESS = "success"
@@ -45,6 +53,13 @@ class InvocationResult:
     #: Lowest failed sequence number of a partial batch response.
     failed_from: str | None = None
     response: Any = field(default=None, repr=False)
+
+    @property
+    def function_error(self) -> str | None:
+        """``responseContext.functionError`` as AWS writes it for this outcome: "Unhandled" for
+        a raised error or a timeout, None (JSON null) when the function returned normally [R]."""
+        failed = self.outcome in (Outcome.ERROR, Outcome.TIMEOUT)
+        return UNHANDLED if failed and self.error_type not in RETURNED_ERRORS else None
 
 
 @dataclass
