@@ -7,11 +7,20 @@ item key always go to the same lane, so they are never in flight together and ke
 [D]), invokes the handler and follows the failure policy (streamsim.aws.trigger.policy) while it
 holds the lane: a failing batch blocks its lane (with the default factor 1, its shard) [E], and
 only that. Children of a split shard start once their parent is finished [S].
+
+``Enabled: false`` (or ``pause()``) stops polling and invocation; ``resume()`` continues where
+the mapping left off: "Lambda keeps track of the last record processed and resumes processing
+from that point when the mapping is reenabled" [DOC-OLD with-ddb.md; API Enabled: "When false,
+Lambda pauses polling and invocation"]. Polling starts ``TriggerTiming.polling_start_delay_
+seconds`` after the mapping is created (started) or enabled ("it may take several minutes to
+start polling" [MSK/Kafka starting-positions pages]); a LATEST position is taken when polling
+starts, so writes in that gap are missed, as AWS warns.
 """
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -47,6 +56,12 @@ from streamsim.aws.trigger.policy import (
 )
 from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
 from streamsim.clock import Clock
+from streamsim.errors import ConfigError
+
+
+class MappingWarning(UserWarning):
+    """A mapping setting that is accepted but not emulated (``EventSourceMapping.warnings``)."""
+
 
 #: ``{"Records":[]}``: the invoke payload around the records (the 6 MB cap is on the whole).
 _EVENT_ENVELOPE_BYTES = len('{"Records":[]}')
@@ -142,6 +157,13 @@ class Trigger:
         self._quiet: simpy.Event | None = None
         #: First invocation time of records not yet finished (for latency, per record).
         self._first_invoked: dict[str, float] = {}
+        #: Enabled (polling and invoking) or paused; processes wait on ``_enabled_event``.
+        self._enabled = mapping.enabled
+        self._enabled_event: simpy.Event = self.clock.env.event()
+        #: Polling starts this clock time (the start-up delay after create or enable).
+        self._polling_from = self.clock.now()
+        for note in mapping.warnings:
+            warnings.warn(note, MappingWarning, stacklevel=2)
 
     # ---- running -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -149,12 +171,65 @@ class Trigger:
         if self._started:
             return
         self._started = True
+        self._polling_from = self.clock.now() + self.timing.polling_start_delay_seconds
         self.clock.env.process(self._supervise())
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the mapping polls and invokes (``Enabled``); see ``pause``/``resume``."""
+        return self._enabled
+
+    def pause(self) -> None:
+        """Disable the mapping (``Enabled: false``): no more polling or invocations. An
+        invocation in progress finishes; its batch's next attempt waits for ``resume``."""
+        if not self._enabled:
+            return
+        self._enabled = False
+        if self._enabled_event.triggered:
+            self._enabled_event = self.clock.env.event()
+
+    def resume(self) -> None:
+        """Enable the mapping again: it continues from where it stopped (records read and not
+        yet delivered stay in hand; the shards are read on from the last record read), after
+        the polling start delay."""
+        if self._enabled:
+            return
+        self._enabled = True
+        self._polling_from = self.clock.now() + self.timing.polling_start_delay_seconds
+        if not self._enabled_event.triggered:
+            self._enabled_event.succeed()
+
+    def disable_for(self, seconds: float, after: float = 0.0) -> None:
+        """Schedule on the trigger's clock: disable ``after`` seconds from now, enable again
+        ``seconds`` later (a backlog experiment: "the handler was off for an hour")."""
+        for name, value in (("seconds", seconds), ("after", after)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"disable_for {name}={value!r} must be seconds >= 0")
+
+        def schedule() -> Generator[Any, Any, None]:
+            yield self.clock.sleep(after)
+            self.pause()
+            yield self.clock.sleep(seconds)
+            self.resume()
+
+        self.clock.env.process(schedule())
+
+    def _until_enabled(self) -> Generator[Any, Any, None]:
+        """Wait while the mapping is disabled or its polling has not started yet."""
+        while not self._stopping:
+            if not self._enabled:
+                yield self._enabled_event
+            elif self.clock.now() < self._polling_from:
+                yield self.clock.sleep(self._polling_from - self.clock.now())
+            else:
+                return
 
     def stop(self) -> None:
         """Stop polling and taking batches; a batch in hand finishes (a restart resumes after the
         checkpoint: at least once, never skipping)."""
         self._stopping = True
+        if not self._enabled_event.triggered:
+            self._enabled_event.succeed()  # waiters wake and see the stop
         for state in self._shards.values():
             state.free_lane()
             for lane in state.lanes:
@@ -170,7 +245,8 @@ class Trigger:
     def drained(self) -> bool:
         """Every known shard is caught up with nothing queued or in flight."""
         return (
-            self._discovered_once
+            self._enabled
+            and self._discovered_once
             and not self._lineage_stale
             and all(s.finished or (s.caught_up and s.idle) for s in self._shards.values())
         )
@@ -226,6 +302,9 @@ class Trigger:
     def _supervise(self) -> Generator[Any, Any, None]:
         """Discover shards; start each once its parent is finished [S]."""
         while not self._stopping:
+            yield from self._until_enabled()
+            if self._stopping:
+                return
             try:
                 shards = self.reader.shards()
             except (ClientError, BotoCoreError) as exc:
@@ -287,6 +366,7 @@ class Trigger:
                 # failing batch blocks its shard [E]); this also keeps a 24 h retry cheap.
                 state.lane_freed = self.clock.env.event()
                 yield state.lane_freed
+            yield from self._until_enabled()
             if self._stopping:
                 return
             try:
@@ -365,6 +445,7 @@ class Trigger:
                 ):
                     lane.wakeup = self.clock.env.event()
                     yield lane.wakeup | self.clock.sleep(deadline - self.clock.now())
+            yield from self._until_enabled()
             if self._stopping:
                 return  # take no new batch after stop(): a restart re-delivers the queue
             batch = self._take_batch(lane)
@@ -401,6 +482,7 @@ class Trigger:
         backoff = 0.0
         last: InvocationResult | None = None
         while batch and not self._killed:
+            yield from self._until_enabled()
             if self._stopping:
                 return  # no retry after stop(): unfinished, so a restart re-delivers it
             batch = self._discard_expired(state, batch, attempt)
