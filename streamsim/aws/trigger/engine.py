@@ -55,6 +55,7 @@ from streamsim.aws.trigger.policy import (
     split_in_two,
 )
 from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
+from streamsim.aws.trigger.windows import Window, window_start
 from streamsim.clock import Clock
 from streamsim.errors import ConfigError
 
@@ -73,6 +74,8 @@ class _Lane:
     queue: deque[tuple[StreamRecord, float]] = field(default_factory=deque)
     busy: bool = False
     wakeup: simpy.Event | None = None
+    #: The open tumbling window of this lane, if any (TumblingWindowInSeconds > 0).
+    window: Window | None = None
 
     def wake(self) -> None:
         if self.wakeup is not None and not self.wakeup.triggered:
@@ -89,6 +92,9 @@ class _ShardState:
     finished: bool = False
     #: Fires when a lane finishes a batch: the poller waits on it while every lane is busy.
     lane_freed: simpy.Event | None = None
+    #: Every record created before this time has been read (the start of the last read that
+    #: caught up): a tumbling window ending by then has all its records in hand.
+    read_through: float = float("-inf")
 
     def free_lane(self) -> None:
         if self.lane_freed is not None and not self.lane_freed.triggered:
@@ -96,7 +102,7 @@ class _ShardState:
 
     @property
     def idle(self) -> bool:
-        return all(not lane.queue and not lane.busy for lane in self.lanes)
+        return all(not lane.queue and not lane.busy and lane.window is None for lane in self.lanes)
 
 
 class Trigger:
@@ -138,10 +144,12 @@ class Trigger:
             timeout_seconds=self.timing.function_timeout_seconds,
             report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES
             in mapping.function_response_types,
+            require_state=mapping.tumbling_window_in_seconds > 0,
             base_duration_seconds=handler_duration_seconds,
             output=output or OutputCapture(),
         )
         self.shard_discovery_interval_seconds = shard_discovery_interval_seconds
+        self._windows = mapping.tumbling_window_in_seconds > 0
         self._shards: dict[str, _ShardState] = {}
         self._batch_ids = 0
         self._stopping = False
@@ -369,6 +377,7 @@ class Trigger:
             yield from self._until_enabled()
             if self._stopping:
                 return
+            asked = self.clock.now()
             try:
                 records = state.cursor.read(GET_RECORDS_LIMIT)
             except (ClientError, BotoCoreError) as exc:
@@ -401,6 +410,9 @@ class Trigger:
                 lane.queue.append((record, now))
                 lane.wake()
             state.caught_up = not records
+            if len(records) < GET_RECORDS_LIMIT:
+                state.read_through = asked
+                self._wake_due_windows(state)
             if state.caught_up and state.idle:
                 self._notify_quiet()
             if state.cursor.finished:
@@ -423,17 +435,52 @@ class Trigger:
 
     def _wait_idle(self, state: _ShardState) -> Generator[Any, Any, None]:
         while not state.idle and not self._stopping:
+            self._wake_due_windows(state)  # the shard ended: its windows close [T]
             yield self.clock.sleep(self.timing.poll_interval_seconds)
 
+    def _wake_due_windows(self, state: _ShardState) -> None:
+        for lane in state.lanes:
+            if lane.window is not None and not lane.busy and self._window_due(state, lane):
+                lane.wake()
+
+    def _window_of(self, record: StreamRecord) -> float:
+        """The start of a record's tumbling window, from ApproximateCreationDateTime [T]."""
+        created = record.event["dynamodb"]["ApproximateCreationDateTime"]
+        return window_start(float(created), self.mapping.tumbling_window_in_seconds)
+
+    def _window_due(self, state: _ShardState, lane: _Lane) -> bool:
+        """Whether the lane's open window must be closed (final invoke) or terminated early:
+        every record of it is delivered and its end has passed, or the shard ended [T]."""
+        window = lane.window
+        if window is None:
+            return False
+        if window.terminate_early:
+            return True
+        if lane.queue:
+            return self._window_of(lane.queue[0][0]) != window.start
+        return state.cursor.finished or state.read_through >= window.end
+
     def _lane(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
-        """Take batches from the lane's queue and deliver them, one at a time."""
+        """Take batches from the lane's queue and deliver them, one at a time (and close
+        tumbling windows when they are due)."""
         window = self.mapping.maximum_batching_window_in_seconds
         while not self._stopping:
-            while not lane.queue:
+            while not lane.queue and not self._window_due(state, lane):
                 if self._stopping or state.finished:
                     return
                 lane.wakeup = self.clock.env.event()
                 yield lane.wakeup
+            if self._window_due(state, lane):
+                yield from self._until_enabled()
+                if self._stopping:
+                    return
+                lane.busy = True
+                try:
+                    yield from self._close_window(state, lane)
+                finally:
+                    lane.busy = False
+                    state.free_lane()
+                continue
             if window > 0:
                 # Gather until the batch is full, the window ends, or the payload cap [D].
                 deadline = lane.queue[0][1] + window
@@ -449,6 +496,9 @@ class Trigger:
             if self._stopping:
                 return  # take no new batch after stop(): a restart re-delivers the queue
             batch = self._take_batch(lane)
+            if self.mapping.tumbling_window_in_seconds and lane.window is None:
+                start = self._window_of(batch[0])
+                lane.window = Window(start, start + self.mapping.tumbling_window_in_seconds)
             lane.busy = True
             try:
                 yield from self._deliver(state, lane, batch, retries=0)
@@ -456,11 +506,49 @@ class Trigger:
                 lane.busy = False
                 state.free_lane()
 
+    def _close_window(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
+        """The final invocation of the lane's window (or its early termination): no records,
+        retried with the backoff until it succeeds ("suspends further processing until a
+        successful invocation" [T]). Then the state is dropped."""
+        window = lane.window
+        assert window is not None
+        early = window.terminate_early
+        self._batch_ids += 1
+        batch_id = self._batch_ids
+        attempt = 0
+        backoff = 0.0
+        while not self._killed:
+            yield from self._until_enabled()
+            if self._stopping:
+                return
+            attempt += 1
+            extra = window.fields(
+                state.shard.shard_id, self.reader.stream_arn, final=not early, early=early
+            )
+            result: InvocationResult = yield from self.invoker.invoke([], self.clock, extra)
+            if self._killed:
+                return
+            self.capture.attempt(
+                self._attempt_row(state, lane, batch_id, attempt, attempt - 1, backoff, [], result)
+            )
+            if result.outcome.value in ("success", "partial"):
+                if early:  # the same window continues with a fresh state [T]
+                    window.state = {}
+                    window.terminate_early = False
+                else:
+                    lane.window = None
+                return
+            backoff = self.timing.backoff_delay(attempt)
+            yield self.clock.sleep(backoff)
+
     def _take_batch(self, lane: _Lane) -> list[StreamRecord]:
         batch: list[StreamRecord] = []
         size = _EVENT_ENVELOPE_BYTES
+        first_window = self._window_of(lane.queue[0][0]) if self._windows else None
         while lane.queue and len(batch) < self.mapping.batch_size:
             record = lane.queue[0][0]
+            if first_window is not None and self._window_of(record) != first_window:
+                break  # a batch belongs to one tumbling window [T]
             grown = size + record.payload_bytes + (1 if batch else 0)  # a comma between records
             if batch and grown > self.timing.max_payload_bytes:
                 break  # the 6 MB invoke payload cap [D], on the event as sent
@@ -491,10 +579,17 @@ class Trigger:
             attempt += 1
             for record in batch:
                 self._first_invoked.setdefault(record.sequence_number, self.clock.now())
-            result: InvocationResult = yield from self.invoker.invoke(batch, self.clock)
+            extra = None
+            if lane.window is not None:
+                extra = lane.window.fields(
+                    state.shard.shard_id, self.reader.stream_arn, final=False, early=False
+                )
+            result: InvocationResult = yield from self.invoker.invoke(batch, self.clock, extra)
             if self._killed:
                 return  # the process died with this batch in hand
             last = result
+            if lane.window is not None and result.outcome.value in ("success", "partial"):
+                lane.window.keep(result.response)
             self.capture.attempt(
                 self._attempt_row(state, lane, batch_id, attempt, retries, backoff, batch, result)
             )
@@ -644,8 +739,8 @@ class Trigger:
             attempt=attempt,
             retry=retries,
             backoff_seconds=backoff,
-            first_sequence_number=batch[0].sequence_number,
-            last_sequence_number=batch[-1].sequence_number,
+            first_sequence_number=batch[0].sequence_number if batch else "",
+            last_sequence_number=batch[-1].sequence_number if batch else "",
             records=len(batch),
             payload_bytes=sum(r.payload_bytes for r in batch),
             invoked_at=result.invoked_at,

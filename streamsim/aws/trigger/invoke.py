@@ -21,6 +21,7 @@ from streamsim.aws.stream.records import StreamRecord, lambda_event
 from streamsim.aws.trigger.context import LambdaContext
 from streamsim.aws.trigger.output import OutputCapture, log_lines
 from streamsim.aws.trigger.response import BatchVerdict, judge_response
+from streamsim.aws.trigger.windows import missing_state
 from streamsim.clock import Clock
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -74,12 +75,16 @@ class Invoker:
     memory_limit_in_mb: int = 128
     base_duration_seconds: float = 0.01
     output: OutputCapture = field(default_factory=OutputCapture)
+    #: Tumbling windows: a response without a ``state`` object fails the invocation [T].
+    require_state: bool = False
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def invoke(
-        self, records: list[StreamRecord], clock: Clock
+        self, records: list[StreamRecord], clock: Clock, extra: dict[str, Any] | None = None
     ) -> Generator[Any, Any, InvocationResult]:
-        """A simpy process step: invoke, wait for the outcome on ``clock``, return it."""
+        """A simpy process step: invoke, wait for the outcome on ``clock``, return it.
+
+        ``extra`` adds fields to the payload next to ``Records`` (the tumbling-window fields)."""
         context = LambdaContext(
             function_name=self.function_name,
             invoked_function_arn=self.function_arn,
@@ -89,6 +94,8 @@ class Invoker:
             started_at=clock.now(),
         )
         event = lambda_event(records)
+        if extra:
+            event.update(extra)
         seqs = [r.sequence_number for r in records]
         invoked_at = context.started_at
         if clock.virtual:
@@ -164,6 +171,15 @@ class Invoker:
             return InvocationResult(
                 Outcome.ERROR, error_type=error_type, error_message=str(error), **common
             )  # type: ignore[arg-type]
+        if self.require_state:
+            why = missing_state(response)
+            if why is not None:
+                return InvocationResult(
+                    Outcome.ERROR,
+                    error_type="MissingWindowState",
+                    error_message=why,
+                    **common,  # type: ignore[arg-type]
+                )
         verdict: BatchVerdict = judge_response(response, seqs, self.report_batch_item_failures)
         if verdict.invalid is not None:
             return InvocationResult(
