@@ -152,6 +152,14 @@ class EventSourceMapping:
         )
 
     @property
+    def function_short_name(self) -> str | None:
+        """The bare function name in ``FunctionName`` (a name, partial ARN or ARN) [API]."""
+        if self.function_name is None:
+            return None
+        match = _FUNCTION_NAME.fullmatch(self.function_name)
+        return match.group("name") if match else None
+
+    @property
     def retries_unlimited(self) -> bool:
         """-1: retry until the record expires from the stream (24 h) [P, E]."""
         return self.maximum_retry_attempts == -1

@@ -121,7 +121,7 @@ class Trigger:
         checkpoints: CheckpointStore | None = None,
         capture: Capture | None = None,
         region: str | None = None,
-        function_name: str = "streamsim-handler",
+        function_name: str | None = None,
         mapping_id: str | None = None,
         handler_duration_seconds: float = 0.01,
         shard_discovery_interval_seconds: float = 10.0,
@@ -135,6 +135,8 @@ class Trigger:
         self.checkpoints = checkpoints or CheckpointStore()
         self.capture = capture or Capture()
         self.mapping_id = mapping_id or str(uuid.uuid4())
+        # The function's name: given, else the mapping's FunctionName, else a placeholder.
+        function_name = function_name or mapping.function_short_name or "streamsim-handler"
         self.function_arn = function_arn(function_name, self.reader.region)
         self.filters = FilterCriteria.from_mapping(mapping)
         self.invoker = Invoker(
@@ -170,8 +172,21 @@ class Trigger:
         self._enabled_event: simpy.Event = self.clock.env.event()
         #: Polling starts this clock time (the start-up delay after create or enable).
         self._polling_from = self.clock.now()
-        for note in mapping.warnings:
+        for note in self.warnings:
             warnings.warn(note, MappingWarning, stacklevel=2)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Settings accepted but not acted on here (also issued as MappingWarning when the
+        trigger is made, so an API user sees them; commands print them)."""
+        notes = list(self.mapping.warnings)
+        named = self.mapping.event_source_arn
+        if named is not None and named != self.reader.stream_arn:
+            notes.append(
+                f"EventSourceArn {named} is not the stream this trigger reads "
+                f"({self.reader.stream_arn}); reading the latter"
+            )
+        return tuple(notes)
 
     # ---- running -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -214,9 +229,13 @@ class Trigger:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"disable_for {name}={value!r} must be seconds >= 0")
 
+        if after == 0:
+            self.pause()  # at once: before any poll of this instant
+
         def schedule() -> Generator[Any, Any, None]:
-            yield self.clock.sleep(after)
-            self.pause()
+            if after > 0:
+                yield self.clock.sleep(after)
+                self.pause()
             yield self.clock.sleep(seconds)
             self.resume()
 
