@@ -110,3 +110,16 @@ def test_a_scenario_can_switch_the_mapping_off_for_an_hour() -> None:
     assert (run.dispositions["disposition"] == "processed").sum() == 100
     backlog = run.attempts.loc[offsets == 3660, "records"].sum()
     assert backlog > 50
+
+
+def test_a_scenario_with_tumbling_windows_processes_every_play() -> None:
+    """The model handler returns the window's state, as a windowed handler must [T]."""
+    from dataclasses import replace
+
+    scenario = with_settings(SMALL, max_plays=50, rate=1.0)
+    scenario = replace(scenario, mapping=replace(scenario.mapping, tumbling_window_in_seconds=10))
+    run = simulate(scenario)
+    assert accounting(run)["ok"]
+    assert (run.dispositions["disposition"] == "processed").sum() == 50
+    assert set(run.attempts["outcome"]) == {"success"}
+    assert (run.attempts["records"] == 0).sum() >= 5  # a final invocation per 10 s window

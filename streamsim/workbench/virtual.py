@@ -112,10 +112,12 @@ class ModelHandler:
                 self.failure_rate and self.rng.random() < self.failure_rate
             ):
                 failed.append(record["dynamodb"]["SequenceNumber"])
+        # With tumbling windows a response must carry the window's state [T]: pass it on.
+        window = {"state": event["state"]} if "state" in event else {}
         if not failed:
-            return None
+            return window or None
         if self.report_batch_item_failures:
-            return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
+            return {**window, "batchItemFailures": [{"itemIdentifier": s} for s in failed]}
         raise RuntimeError(f"{len(failed)} of {len(records)} records failed")
 
 
