@@ -212,3 +212,12 @@ def test_bad_disabled_options_are_one_line(value, capsys) -> None:
     with pytest.raises(SystemExit) as info:
         main(["trigger", "--table", "T", "--handler", "h.py:f", "--disabled-after", value])
     assert info.value.code == 2
+
+
+def test_an_event_source_arn_of_another_stream_is_warned_about(backend, tmp_path, capsys) -> None:
+    other = "arn:aws:dynamodb:us-east-1:111111111111:table/Other/stream/2024-01-01T00:00:00.000"
+    argv = setup(backend, tmp_path, PRINTER, EventSourceArn=other)
+    code, _, err = run(argv, capsys, duration="0.3")
+    assert code == 0
+    assert f"streamsim: warning: EventSourceArn {other} is not the stream this trigger" in err
+    assert err.count("streamsim: warning:") == 1

@@ -46,14 +46,26 @@ def print_warnings(notes: tuple[str, ...] | list[str], out: TextIO | None = None
 
 
 @contextmanager
-def warnings_printed_once() -> Iterator[None]:
-    """Inside: the Trigger's MappingWarning is not shown again (the command printed it)."""
+def warnings_printed_once(already: tuple[str, ...] = ()) -> Iterator[None]:
+    """Inside: a Trigger's MappingWarning is printed as ``streamsim: warning: …`` (once; not
+    again if in ``already``, printed by the command itself) instead of Python's warning form."""
     import warnings
 
     from streamsim.aws.trigger.engine import MappingWarning
 
+    printed = set(already)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MappingWarning)
+        warnings.simplefilter("always", MappingWarning)
+        original = warnings.showwarning
+
+        def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+            if not issubclass(category, MappingWarning):
+                original(message, category, *args, **kwargs)
+            elif str(message) not in printed:
+                printed.add(str(message))
+                print_warnings([str(message)])
+
+        warnings.showwarning = show
         yield
 
 

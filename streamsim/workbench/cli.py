@@ -230,7 +230,8 @@ def _run(args: argparse.Namespace) -> int:
         plan = FaultPlan.parse(args.faults, seed=config.seed)
     from streamsim.workbench.attach import warnings_printed_once
 
-    with open_backend_from(args) as backend, warnings_printed_once():
+    printed = mapping.warnings if mapping is not None else ()
+    with open_backend_from(args) as backend, warnings_printed_once(printed):
         with progress_bar(enabled=not args.no_progress) as progress:
             result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
     print_summary(result.summary, result.path)
@@ -298,7 +299,7 @@ def _trigger(args: argparse.Namespace) -> int:
         stream_arn = attach.table_stream(backend, args.table)
         clock = WallClock()
         capture = Capture(on_attempt=_print_log_lines)
-        with attach.warnings_printed_once():
+        with attach.warnings_printed_once():  # every setting not emulated, one line each
             trigger = Trigger(
                 mapping,
                 handler,
@@ -308,7 +309,6 @@ def _trigger(args: argparse.Namespace) -> int:
                 capture=capture,
                 region=backend.region,
             )
-        attach.print_warnings(trigger.warnings)
         destination = attach.open_destination(backend, mapping, trigger.mapping_id)
         trigger.destination = destination
         if args.disabled_for is not None:
