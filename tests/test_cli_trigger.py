@@ -221,3 +221,11 @@ def test_an_event_source_arn_of_another_stream_is_warned_about(backend, tmp_path
     assert code == 0
     assert f"streamsim: warning: EventSourceArn {other} is not the stream this trigger" in err
     assert err.count("streamsim: warning:") == 1
+
+
+def test_policy_prints_config_warnings_too(tmp_path, capsys) -> None:
+    esm = tmp_path / "esm.json"
+    esm.write_text(json.dumps({"StartingPosition": "LATEST", "MetricsConfig": {"Metrics": []}}))
+    assert main(["policy", "--config", str(esm)]) == 0
+    err = capsys.readouterr().err
+    assert "streamsim: warning: MetricsConfig is accepted as AWS does but not emulated" in err
