@@ -187,23 +187,53 @@ def test_maximum_record_age_discards_once_the_oldest_record_is_older_than_60_s(c
     assert end.at - T0 == 63
 
 
-def test_maximum_record_age_uses_the_oldest_record_of_the_batch() -> None:
+def test_maximum_record_age_discards_only_the_expired_records_and_delivers_the_rest() -> None:
+    """AWS drops only the records past MaximumRecordAgeInSeconds; the younger rest of the batch
+    is delivered (LocalStack's AWS recording test_kinesis_maximum_record_age_exceeded_discard_
+    records: 6 records, the first expired, the function received the other 5)."""
     clock = VirtualClock()
     stream = InMemoryStream(clock=clock.now)
-    write(stream, "old")
+    old = write(stream, "old")
     clock.run(until=T0 + 50)
-    write(stream, "new")
+    new = write(stream, "new")
     handler = PoisonHandler("old")
     trigger = trigger_for(stream, clock, handler, maximum_record_age_in_seconds=60)
     assert trigger.run_until_drained(3600)
 
-    # One batch [old, new] invoked at 50, 51, 53, 57; at 65 "old" is 65 s old ("new" 15 s).
-    assert handler.batches == [["old", "new"]] * 4
-    assert offsets([a.invoked_at for a in trigger.capture.attempts]) == [50, 51, 53, 57]
-    assert [(d.disposition, d.condition) for d in trigger.capture.dispositions] == [
-        ("discarded", "RecordAgeExceeded")
-    ] * 2
-    assert {d.at - T0 for d in trigger.capture.dispositions} == {65}
+    # One batch [old, new] invoked at 50, 51, 53, 57; at 65 "old" is 65 s old, "new" 15 s:
+    # only "old" is discarded and "new" is delivered alone at 65.
+    assert handler.batches == [["old", "new"]] * 4 + [["new"]]
+    assert offsets([a.invoked_at for a in trigger.capture.attempts]) == [50, 51, 53, 57, 65]
+    ends = {d.sequence_number: d for d in trigger.capture.dispositions}
+    assert (ends[old].disposition, ends[old].condition, ends[old].at - T0) == (
+        "discarded",
+        "RecordAgeExceeded",
+        65,
+    )
+    assert (ends[new].disposition, ends[new].condition) == ("processed", None)
+    assert_each_record_disposed_once(trigger.capture)
+
+
+def test_records_past_the_24_hour_retention_are_discarded_alone() -> None:
+    """The retention limit is per record too: a poison record blocks its shard for 24 h, then
+    only it is discarded and the records written behind it (in the same retried batch) live."""
+    clock = VirtualClock()
+    stream = InMemoryStream(clock=clock.now)
+    poison = write(stream, "poison")
+    handler = PoisonHandler("poison")
+    # Backoff capped at 30 s, so the age check comes at most 30 s after the 24 h.
+    timing = TriggerTiming(max_backoff_seconds=30)
+    trigger = trigger_for(stream, clock, handler, timing, maximum_batching_window_in_seconds=300)
+    trigger.run_for(250)
+    young = write(stream, "young")  # 250 s younger, in the same batch (the 300 s window)
+    assert trigger.run_until_drained(2 * 86_400)
+    ends = {d.sequence_number: d for d in trigger.capture.dispositions}
+    assert (ends[poison].disposition, ends[poison].condition) == ("discarded", "RecordAgeExceeded")
+    assert 86_400 <= ends[poison].at - T0 <= 86_400 + 30
+    assert ends[young].disposition == "processed"
+    assert handler.batches[0] == ["poison", "young"]
+    assert handler.batches[-1] == ["young"]
+    assert_each_record_disposed_once(trigger.capture)
 
 
 def test_records_already_older_than_the_maximum_age_are_discarded_without_an_invocation() -> None:

@@ -105,8 +105,9 @@ def test_sqs_and_sns_records_carry_no_payload_s3_records_do() -> None:
         assert "payload" not in build(records=records, destination_arn=arn)
     message = build(records=records, destination_arn="arn:aws:s3:::failures")
     assert list(message)[-1] == "payload"
-    assert isinstance(message["payload"], str)  # an escaped JSON string [E]
-    assert json.loads(message["payload"]) == {"Records": records}
+    # The invocation payload as a JSON object, as AWS stored it (LocalStack's recording
+    # test_dynamodb_event_source_mapping_with_s3_on_failure_destination) [R].
+    assert message["payload"] == {"Records": records}
     assert "payload" in build(include_payload=True)
     assert "payload" not in build(destination_arn="arn:aws:s3:::failures", include_payload=False)
 
@@ -115,8 +116,11 @@ def test_record_age_condition_and_response_variants() -> None:
     message = build(condition="RecordAgeExceeded", approximate_invoke_count=0, status_code=None)
     assert message["requestContext"]["condition"] == "RecordAgeExceeded"
     assert "responseContext" not in message
+    # The function returned normally (partial batch failure): functionError is null, the key
+    # present, as in AWS's recording test_dynamodb_report_batch_item_failures [R].
     partial = build(function_error=None)["responseContext"]
-    assert partial == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert partial == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": None}
+    assert '"functionError": null' in json.dumps(build(function_error=None))
     assert {c.value for c in FailureCondition} == {"RetryAttemptsExhausted", "RecordAgeExceeded"}
     with pytest.raises(ValueError, match="condition 'Timeout' is not one of"):
         build(condition="Timeout")

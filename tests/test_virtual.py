@@ -92,3 +92,34 @@ def test_unknown_setting_is_named() -> None:
     with pytest.raises(ConfigError, match="failure_rate must be a probability"):
         Scenario(failure_rate=2)
     assert parse_grid(["bisect=true,false", "rate=1.5"]) == {"bisect": [True, False], "rate": [1.5]}
+
+
+def test_a_scenario_can_switch_the_mapping_off_for_an_hour() -> None:
+    """The backlog experiment: Enabled false from 60 s to 3,660 s; nothing is invoked then, and
+    every play is still processed (resumed from where the mapping stopped)."""
+    from tests.helpers import T0
+
+    scenario = with_settings(
+        SMALL, max_plays=100, rate=0.02, disabled_from_seconds=60, disabled_for_seconds=3600
+    )
+    run = simulate(scenario)  # a play every ~50 s: about 70 are written while it is off
+    offsets = run.attempts["invoked_at"] - T0
+    assert not ((offsets > 60) & (offsets < 3660)).any()
+    assert (offsets == 3660).any()
+    assert accounting(run)["ok"]
+    assert (run.dispositions["disposition"] == "processed").sum() == 100
+    backlog = run.attempts.loc[offsets == 3660, "records"].sum()
+    assert backlog > 50
+
+
+def test_a_scenario_with_tumbling_windows_processes_every_play() -> None:
+    """The model handler returns the window's state, as a windowed handler must [T]."""
+    from dataclasses import replace
+
+    scenario = with_settings(SMALL, max_plays=50, rate=1.0)
+    scenario = replace(scenario, mapping=replace(scenario.mapping, tumbling_window_in_seconds=10))
+    run = simulate(scenario)
+    assert accounting(run)["ok"]
+    assert (run.dispositions["disposition"] == "processed").sum() == 50
+    assert set(run.attempts["outcome"]) == {"success"}
+    assert (run.attempts["records"] == 0).sum() >= 5  # a final invocation per 10 s window

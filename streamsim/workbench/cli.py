@@ -82,6 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop after this long (default: until Ctrl-C)",
     )
+    trig.add_argument(
+        "--disabled-for",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="switch the mapping off (Enabled: false) for this long, then on again: it resumes "
+        "where it stopped (a backlog experiment; with LATEST, start it before the writes)",
+    )
+    trig.add_argument(
+        "--disabled-after",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when --disabled-for starts, seconds after the trigger starts (default 0)",
+    )
     trig.set_defaults(func=_trigger)
     run = sub.add_parser(
         "run", help="the main job: players -> stream -> trigger -> badges -> a run folder"
@@ -217,6 +232,9 @@ def _run(args: argparse.Namespace) -> int:
         from streamsim.aws.trigger.config import EventSourceMapping
 
         mapping = EventSourceMapping.from_file(args.config)
+        from streamsim.workbench.attach import print_warnings
+
+        print_warnings(mapping.warnings)
     config = with_overrides(
         RunConfig(),
         players=args.players,
@@ -231,7 +249,10 @@ def _run(args: argparse.Namespace) -> int:
         from streamsim.workbench.faults.plan import FaultPlan
 
         plan = FaultPlan.parse(args.faults, seed=config.seed)
-    with open_backend_from(args) as backend:
+    from streamsim.workbench.attach import warnings_printed_once
+
+    printed = mapping.warnings if mapping is not None else ()
+    with open_backend_from(args) as backend, warnings_printed_once(printed):
         with progress_bar(enabled=not args.no_progress) as progress:
             result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
     print_summary(result.summary, result.path)
@@ -312,52 +333,46 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _trigger(args: argparse.Namespace) -> int:
-    from streamsim.aws.tables import latest_stream_arn
     from streamsim.aws.trigger.capture import Capture
-    from streamsim.aws.trigger.config import EventSourceMapping
     from streamsim.aws.trigger.engine import Trigger
     from streamsim.clock import WallClock
+    from streamsim.workbench import attach
     from streamsim.workbench.handlers.loading import load_handler
 
     handler = load_handler(args.handler)
-    if args.config:
-        mapping = EventSourceMapping.from_file(args.config)
-    else:
-        mapping = EventSourceMapping(starting_position=args.starting_position or "LATEST")
-    if args.starting_position:
-        mapping = EventSourceMapping.from_aws(
-            {**mapping.to_aws(), "StartingPosition": args.starting_position}
-        )
+    mapping = attach.mapping_from(args.config, args.starting_position)
     with open_backend_from(args) as backend:
-        from botocore.exceptions import ClientError
-
-        try:
-            stream_arn = latest_stream_arn(backend.client("dynamodb"), args.table)
-        except ClientError as exc:
-            raise StreamsimError(
-                f"table {args.table!r}: {exc.response['Error'].get('Message', exc)}"
-            ) from exc
-        if stream_arn is None:
-            raise StreamsimError(f"table {args.table!r} has no enabled stream")
+        stream_arn = attach.table_stream(backend, args.table)
         clock = WallClock()
         capture = Capture(on_attempt=_print_log_lines)
-        trigger = Trigger(
-            mapping,
-            handler,
-            streams=backend.client("dynamodbstreams"),
-            stream_arn=stream_arn,
-            clock=clock,
-            capture=capture,
-            region=backend.region,
-        )
+        with attach.warnings_printed_once():  # every setting not emulated, one line each
+            trigger = Trigger(
+                mapping,
+                handler,
+                streams=backend.client("dynamodbstreams"),
+                stream_arn=stream_arn,
+                clock=clock,
+                capture=capture,
+                region=backend.region,
+            )
+        destination = attach.open_destination(backend, mapping, trigger.mapping_id)
+        trigger.destination = destination
+        if args.disabled_for is not None:
+            trigger.disable_for(args.disabled_for, after=args.disabled_after)
+        state = "" if mapping.enabled else "; disabled (Enabled: false): nothing is polled"
         print(
-            f"streamsim: trigger on {stream_arn} ({mapping.starting_position}); Ctrl-C to stop",
+            f"streamsim: trigger on {stream_arn} ({mapping.starting_position}{state}); "
+            "Ctrl-C to stop",
             flush=True,
         )
         try:
             trigger.run_for(args.duration if args.duration is not None else 10 * 365 * 86400)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how an open-ended trigger stops: report below
         finally:
             trigger.close()
+        arn = destination.arn if destination is not None else None
+        print("\n".join(attach.stop_report(capture, args.handler, arn)), flush=True)
     return 0
 
 
@@ -393,6 +408,16 @@ def _int_at_least(low: int) -> Callable[[str], int]:
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
 
 
 def _positive_float(text: str) -> float:

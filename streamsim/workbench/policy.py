@@ -173,6 +173,10 @@ def main(args: argparse.Namespace) -> int:
     from streamsim.aws.trigger.config import EventSourceMapping
 
     mapping = EventSourceMapping.from_file(args.config) if args.config else None
+    if mapping is not None:
+        from streamsim.workbench.attach import print_warnings
+
+        print_warnings(mapping.warnings)
     # arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/stream/LABEL (checked by EventSourceMapping)
     arn = (mapping.event_source_arn if mapping else None) or ""
     _, _, _, arn_region, arn_account, resource = (arn.split(":", 5) + [""] * 6)[:6]

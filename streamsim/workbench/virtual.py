@@ -66,11 +66,21 @@ class Scenario:
     rules: tuple[BadgeRule, ...] = DEFAULT_RULES
     #: Give up waiting for the stream to drain after this many virtual seconds past the last write.
     drain_seconds: float = 2 * 86_400.0
+    #: A backlog experiment: the mapping is disabled (Enabled: false) this many seconds after
+    #: the start, for ``disabled_for_seconds`` (0: never), then resumes from where it stopped.
+    disabled_from_seconds: float = 0.0
+    disabled_for_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("failure_rate", "poison_rate"):
             require_probability(name, getattr(self, name))
-        for name in ("handler_base_seconds", "handler_per_record_seconds", "propagation_seconds"):
+        for name in (
+            "handler_base_seconds",
+            "handler_per_record_seconds",
+            "propagation_seconds",
+            "disabled_from_seconds",
+            "disabled_for_seconds",
+        ):
             require_seconds(name, getattr(self, name))
         for name, low in (("players", 1), ("days", 1), ("shards", 1), ("seed", 0)):
             require_int(name, getattr(self, name), low)
@@ -102,10 +112,12 @@ class ModelHandler:
                 self.failure_rate and self.rng.random() < self.failure_rate
             ):
                 failed.append(record["dynamodb"]["SequenceNumber"])
+        # With tumbling windows a response must carry the window's state [T]: pass it on.
+        window = {"state": event["state"]} if "state" in event else {}
         if not failed:
-            return None
+            return window or None
         if self.report_batch_item_failures:
-            return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
+            return {**window, "batchItemFailures": [{"itemIdentifier": s} for s in failed]}
         raise RuntimeError(f"{len(failed)} of {len(records)} records failed")
 
 
@@ -136,6 +148,8 @@ def simulate(scenario: Scenario) -> Run:
         handler_duration_seconds=0.0,
         function_name="streamsim-model",
     )
+    if scenario.disabled_for_seconds:
+        trigger.disable_for(scenario.disabled_for_seconds, after=scenario.disabled_from_seconds)
     written: list[dict[str, Any]] = []
     start = clock.now()
 
@@ -153,7 +167,9 @@ def simulate(scenario: Scenario) -> Run:
     trigger.start()
     with trigger.invoker.output.installed():
         clock.run(until=clock.env.process(writer()))
-    drained = trigger.run_until_drained(scenario.drain_seconds + scenario.propagation_seconds)
+    drained = trigger.run_until_drained(
+        scenario.drain_seconds + scenario.propagation_seconds + scenario.disabled_for_seconds
+    )
     frames = trigger.capture.frames()
     plays_frame = pd.DataFrame(written)
     if len(plays_frame):

@@ -9,6 +9,7 @@ OldImage?, SequenceNumber, SizeBytes, StreamViewType}, eventSourceARN (the strea
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import zlib
@@ -73,7 +74,7 @@ def to_lambda_record(
         sequence_number = str(ddb["SequenceNumber"])
         created_at = _epoch_seconds(ddb["ApproximateCreationDateTime"])
         event_name = str(raw["eventName"])
-        keys = dict(ddb["Keys"])
+        keys = _binary_as_base64(dict(ddb["Keys"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise EventParseError(f"stream record is missing or has a bad field: {exc}") from exc
     dynamodb: dict[str, Any] = {
@@ -83,7 +84,7 @@ def to_lambda_record(
     }
     for image in ("NewImage", "OldImage"):
         if image in ddb:
-            dynamodb[image] = ddb[image]
+            dynamodb[image] = _binary_as_base64(ddb[image])
     dynamodb["SequenceNumber"] = sequence_number
     dynamodb["SizeBytes"] = int(ddb.get("SizeBytes", 0))
     dynamodb["StreamViewType"] = str(ddb.get("StreamViewType", ""))
@@ -113,6 +114,33 @@ def to_lambda_record(
 def lambda_event(records: list[StreamRecord]) -> dict[str, Any]:
     """The invoke payload: ``{"Records": [...]}``."""
     return {"Records": [r.event for r in records]}
+
+
+def _binary_as_base64(image: dict[str, Any]) -> dict[str, Any]:
+    """Binary attributes as the Lambda event carries them: ``B`` a base64 string, ``BS`` a list
+    of them ([R] ``"binary_key": {"B": "Zm9vYmFy"}`` for b"foobar"; AttributeValue JSON [API]).
+    boto3 hands GetRecords binaries over as bytes; nested M and L are converted too."""
+    return {name: _attribute(value) for name, value in image.items()}
+
+
+def _attribute(value: Any) -> Any:
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    ((kind, inner),) = value.items()
+    if kind == "B" and isinstance(inner, bytes | bytearray):
+        return {"B": base64.b64encode(inner).decode("ascii")}
+    if kind == "BS" and isinstance(inner, list):
+        return {
+            "BS": [
+                base64.b64encode(v).decode("ascii") if isinstance(v, bytes | bytearray) else v
+                for v in inner
+            ]
+        }
+    if kind == "M" and isinstance(inner, dict):
+        return {"M": _binary_as_base64(inner)}
+    if kind == "L" and isinstance(inner, list):
+        return {"L": [_attribute(v) for v in inner]}
+    return value
 
 
 def _epoch_seconds(value: Any) -> float:

@@ -152,6 +152,14 @@ class EventSourceMapping:
         )
 
     @property
+    def function_short_name(self) -> str | None:
+        """The bare function name in ``FunctionName`` (a name, partial ARN or ARN) [API]."""
+        if self.function_name is None:
+            return None
+        match = _FUNCTION_NAME.fullmatch(self.function_name)
+        return match.group("name") if match else None
+
+    @property
     def retries_unlimited(self) -> bool:
         """-1: retry until the record expires from the stream (24 h) [P, E]."""
         return self.maximum_retry_attempts == -1
@@ -280,6 +288,12 @@ class TriggerTiming:
       Timeout: "The default is 3 seconds"]; allowed up to 5,400 s (the API's maximum).
     - ``max_payload_bytes`` 6 MiB: the synchronous invoke payload limit, "6 MB" [D, API Invoke].
     - ``record_retention_seconds`` 86,400: stream records live 24 hours [S].
+    - ``polling_start_delay_seconds`` 0: how long after the mapping is created (the trigger
+      starts) or enabled (``resume``) polling begins. AWS: "During event source mapping
+      creation, it may take several minutes to start polling events from the stream … if you
+      specify LATEST as the starting position … the event source mapping could miss events"
+      (Lambda DG, MSK/Kafka starting-position pages; no DynamoDB figure is published). 0 locally;
+      set e.g. 180 in a virtual model to see what LATEST misses.
     """
 
     poll_interval_seconds: float = 0.25
@@ -289,8 +303,16 @@ class TriggerTiming:
     function_timeout_seconds: float = 3.0
     max_payload_bytes: int = 6 * 1024 * 1024
     record_retention_seconds: float = 86_400.0
+    polling_start_delay_seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        delay = self.polling_start_delay_seconds
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise ConfigError(f"polling_start_delay_seconds={_show(delay)} must be seconds")
+        if not (math.isfinite(delay) and delay >= 0):
+            raise ConfigError(
+                f"polling_start_delay_seconds={delay} is out of range: must be >= 0 (default 0)"
+            )
         for name in (
             "poll_interval_seconds",
             "initial_backoff_seconds",

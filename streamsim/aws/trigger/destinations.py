@@ -1,15 +1,23 @@
 """On-failure destinations: where a discarded batch's on-failure record goes [E].
 
-SQS on the same backend (the emulated path), or a list in memory for virtual-time scenarios.
-[E] docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
+An SQS queue, SNS topic or S3 bucket on the same backend (the emulated path), or a list in
+memory for virtual-time scenarios. SQS gets the record as the message body and SNS as the
+notification's Message [R]; S3 gets one object per record (with the payload) under
+``aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>`` [E].
+[E] docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html · [R] LocalStack's AWS
+recordings test_dynamodb_event_source_mapping_with_{on_failure_destination_config,
+sns_on_failure_destination_config, s3_on_failure_destination}.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from streamsim.aws.trigger.onfailure import s3_object_key
 from streamsim.errors import ConfigError
 
 
@@ -68,3 +76,42 @@ def create_queue(sqs: Any, name: str) -> str:
             "QueueArn"
         ]
     )
+
+
+class SnsDestination:
+    """An SNS topic named by its ARN on the backend: the record is the notification's Message."""
+
+    def __init__(self, sns: Any, arn: str) -> None:
+        if arn.split(":")[2:3] != ["sns"]:
+            raise ConfigError(f"on-failure destination {arn!r} is not an SNS topic ARN")
+        self.arn = arn
+        self._sns = sns
+        sns.get_topic_attributes(TopicArn=arn)  # raises NotFound when the topic is missing
+
+    def send(self, message: dict[str, Any]) -> None:
+        self._sns.publish(TopicArn=self.arn, Message=json.dumps(message))
+
+
+class S3Destination:
+    """An S3 bucket (arn:aws:s3:::BUCKET): one object per on-failure record, named as AWS
+    names it [E]; the record carries the invocation payload (onfailure.build_on_failure_record
+    adds it for S3 ARNs)."""
+
+    def __init__(self, s3: Any, arn: str, mapping_id: str) -> None:
+        if not arn.startswith("arn:") or arn.split(":")[2:3] != ["s3"]:
+            raise ConfigError(f"on-failure destination {arn!r} is not an S3 bucket ARN")
+        self.arn = arn
+        self.bucket = arn.rsplit(":", 1)[1]
+        self.mapping_id = mapping_id
+        self._s3 = s3
+        s3.head_bucket(Bucket=self.bucket)  # raises when the bucket is missing
+
+    def send(self, message: dict[str, Any]) -> None:
+        moment = datetime.strptime(message["timestamp"], "%Y-%m-%dT%H:%M:%S.%fZ")
+        key = s3_object_key(
+            self.mapping_id,
+            message["DDBStreamBatchInfo"]["shardId"],
+            moment.replace(tzinfo=timezone.utc).timestamp(),
+            str(uuid.uuid4()),
+        )
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=json.dumps(message).encode())

@@ -7,11 +7,20 @@ item key always go to the same lane, so they are never in flight together and ke
 [D]), invokes the handler and follows the failure policy (streamsim.aws.trigger.policy) while it
 holds the lane: a failing batch blocks its lane (with the default factor 1, its shard) [E], and
 only that. Children of a split shard start once their parent is finished [S].
+
+``Enabled: false`` (or ``pause()``) stops polling and invocation; ``resume()`` continues where
+the mapping left off: "Lambda keeps track of the last record processed and resumes processing
+from that point when the mapping is reenabled" [DOC-OLD with-ddb.md; API Enabled: "When false,
+Lambda pauses polling and invocation"]. Polling starts ``TriggerTiming.polling_start_delay_
+seconds`` after the mapping is created (started) or enabled ("it may take several minutes to
+start polling" [MSK/Kafka starting-positions pages]); a LATEST position is taken when polling
+starts, so writes in that gap are missed, as AWS warns.
 """
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -36,11 +45,24 @@ from streamsim.aws.trigger.context import function_arn
 from streamsim.aws.trigger.destinations import Destination
 from streamsim.aws.trigger.filters import FilterCriteria
 from streamsim.aws.trigger.invoke import Handler, InvocationResult, Invoker
-from streamsim.aws.trigger.onfailure import build_on_failure_record
+from streamsim.aws.trigger.onfailure import RECORD_AGE_INVOKE_COUNT, build_on_failure_record
 from streamsim.aws.trigger.output import OutputCapture
-from streamsim.aws.trigger.policy import Action, expiry, next_step, split_in_two
+from streamsim.aws.trigger.policy import (
+    RECORD_AGE_EXCEEDED,
+    Action,
+    expiry,
+    next_step,
+    split_in_two,
+)
 from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
+from streamsim.aws.trigger.windows import Window, window_start
 from streamsim.clock import Clock
+from streamsim.errors import ConfigError
+
+
+class MappingWarning(UserWarning):
+    """A mapping setting that is accepted but not emulated (``EventSourceMapping.warnings``)."""
+
 
 #: ``{"Records":[]}``: the invoke payload around the records (the 6 MB cap is on the whole).
 _EVENT_ENVELOPE_BYTES = len('{"Records":[]}')
@@ -52,6 +74,8 @@ class _Lane:
     queue: deque[tuple[StreamRecord, float]] = field(default_factory=deque)
     busy: bool = False
     wakeup: simpy.Event | None = None
+    #: The open tumbling window of this lane, if any (TumblingWindowInSeconds > 0).
+    window: Window | None = None
 
     def wake(self) -> None:
         if self.wakeup is not None and not self.wakeup.triggered:
@@ -68,6 +92,9 @@ class _ShardState:
     finished: bool = False
     #: Fires when a lane finishes a batch: the poller waits on it while every lane is busy.
     lane_freed: simpy.Event | None = None
+    #: Every record created before this time has been read (the start of the last read that
+    #: caught up): a tumbling window ending by then has all its records in hand.
+    read_through: float = float("-inf")
 
     def free_lane(self) -> None:
         if self.lane_freed is not None and not self.lane_freed.triggered:
@@ -75,7 +102,7 @@ class _ShardState:
 
     @property
     def idle(self) -> bool:
-        return all(not lane.queue and not lane.busy for lane in self.lanes)
+        return all(not lane.queue and not lane.busy and lane.window is None for lane in self.lanes)
 
 
 class Trigger:
@@ -94,7 +121,7 @@ class Trigger:
         checkpoints: CheckpointStore | None = None,
         capture: Capture | None = None,
         region: str | None = None,
-        function_name: str = "streamsim-handler",
+        function_name: str | None = None,
         mapping_id: str | None = None,
         handler_duration_seconds: float = 0.01,
         shard_discovery_interval_seconds: float = 10.0,
@@ -108,6 +135,8 @@ class Trigger:
         self.checkpoints = checkpoints or CheckpointStore()
         self.capture = capture or Capture()
         self.mapping_id = mapping_id or str(uuid.uuid4())
+        # The function's name: given, else the mapping's FunctionName, else a placeholder.
+        function_name = function_name or mapping.function_short_name or "streamsim-handler"
         self.function_arn = function_arn(function_name, self.reader.region)
         self.filters = FilterCriteria.from_mapping(mapping)
         self.invoker = Invoker(
@@ -117,10 +146,12 @@ class Trigger:
             timeout_seconds=self.timing.function_timeout_seconds,
             report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES
             in mapping.function_response_types,
+            require_state=mapping.tumbling_window_in_seconds > 0,
             base_duration_seconds=handler_duration_seconds,
             output=output or OutputCapture(),
         )
         self.shard_discovery_interval_seconds = shard_discovery_interval_seconds
+        self._windows = mapping.tumbling_window_in_seconds > 0
         self._shards: dict[str, _ShardState] = {}
         self._batch_ids = 0
         self._stopping = False
@@ -136,6 +167,26 @@ class Trigger:
         self._quiet: simpy.Event | None = None
         #: First invocation time of records not yet finished (for latency, per record).
         self._first_invoked: dict[str, float] = {}
+        #: Enabled (polling and invoking) or paused; processes wait on ``_enabled_event``.
+        self._enabled = mapping.enabled
+        self._enabled_event: simpy.Event = self.clock.env.event()
+        #: Polling starts this clock time (the start-up delay after create or enable).
+        self._polling_from = self.clock.now()
+        for note in self.warnings:
+            warnings.warn(note, MappingWarning, stacklevel=2)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Settings accepted but not acted on here (also issued as MappingWarning when the
+        trigger is made, so an API user sees them; commands print them)."""
+        notes = list(self.mapping.warnings)
+        named = self.mapping.event_source_arn
+        if named is not None and named != self.reader.stream_arn:
+            notes.append(
+                f"EventSourceArn {named} is not the stream this trigger reads "
+                f"({self.reader.stream_arn}); reading the latter"
+            )
+        return tuple(notes)
 
     # ---- running -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -143,12 +194,69 @@ class Trigger:
         if self._started:
             return
         self._started = True
+        self._polling_from = self.clock.now() + self.timing.polling_start_delay_seconds
         self.clock.env.process(self._supervise())
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the mapping polls and invokes (``Enabled``); see ``pause``/``resume``."""
+        return self._enabled
+
+    def pause(self) -> None:
+        """Disable the mapping (``Enabled: false``): no more polling or invocations. An
+        invocation in progress finishes; its batch's next attempt waits for ``resume``."""
+        if not self._enabled:
+            return
+        self._enabled = False
+        if self._enabled_event.triggered:
+            self._enabled_event = self.clock.env.event()
+
+    def resume(self) -> None:
+        """Enable the mapping again: it continues from where it stopped (records read and not
+        yet delivered stay in hand; the shards are read on from the last record read), after
+        the polling start delay."""
+        if self._enabled:
+            return
+        self._enabled = True
+        self._polling_from = self.clock.now() + self.timing.polling_start_delay_seconds
+        if not self._enabled_event.triggered:
+            self._enabled_event.succeed()
+
+    def disable_for(self, seconds: float, after: float = 0.0) -> None:
+        """Schedule on the trigger's clock: disable ``after`` seconds from now, enable again
+        ``seconds`` later (a backlog experiment: "the handler was off for an hour")."""
+        for name, value in (("seconds", seconds), ("after", after)):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"disable_for {name}={value!r} must be seconds >= 0")
+
+        if after == 0:
+            self.pause()  # at once: before any poll of this instant
+
+        def schedule() -> Generator[Any, Any, None]:
+            if after > 0:
+                yield self.clock.sleep(after)
+                self.pause()
+            yield self.clock.sleep(seconds)
+            self.resume()
+
+        self.clock.env.process(schedule())
+
+    def _until_enabled(self) -> Generator[Any, Any, None]:
+        """Wait while the mapping is disabled or its polling has not started yet."""
+        while not self._stopping:
+            if not self._enabled:
+                yield self._enabled_event
+            elif self.clock.now() < self._polling_from:
+                yield self.clock.sleep(self._polling_from - self.clock.now())
+            else:
+                return
 
     def stop(self) -> None:
         """Stop polling and taking batches; a batch in hand finishes (a restart resumes after the
         checkpoint: at least once, never skipping)."""
         self._stopping = True
+        if not self._enabled_event.triggered:
+            self._enabled_event.succeed()  # waiters wake and see the stop
         for state in self._shards.values():
             state.free_lane()
             for lane in state.lanes:
@@ -164,7 +272,8 @@ class Trigger:
     def drained(self) -> bool:
         """Every known shard is caught up with nothing queued or in flight."""
         return (
-            self._discovered_once
+            self._enabled
+            and self._discovered_once
             and not self._lineage_stale
             and all(s.finished or (s.caught_up and s.idle) for s in self._shards.values())
         )
@@ -220,6 +329,9 @@ class Trigger:
     def _supervise(self) -> Generator[Any, Any, None]:
         """Discover shards; start each once its parent is finished [S]."""
         while not self._stopping:
+            yield from self._until_enabled()
+            if self._stopping:
+                return
             try:
                 shards = self.reader.shards()
             except (ClientError, BotoCoreError) as exc:
@@ -281,8 +393,10 @@ class Trigger:
                 # failing batch blocks its shard [E]); this also keeps a 24 h retry cheap.
                 state.lane_freed = self.clock.env.event()
                 yield state.lane_freed
+            yield from self._until_enabled()
             if self._stopping:
                 return
+            asked = self.clock.now()
             try:
                 records = state.cursor.read(GET_RECORDS_LIMIT)
             except (ClientError, BotoCoreError) as exc:
@@ -315,6 +429,9 @@ class Trigger:
                 lane.queue.append((record, now))
                 lane.wake()
             state.caught_up = not records
+            if len(records) < GET_RECORDS_LIMIT:
+                state.read_through = asked
+                self._wake_due_windows(state)
             if state.caught_up and state.idle:
                 self._notify_quiet()
             if state.cursor.finished:
@@ -337,17 +454,52 @@ class Trigger:
 
     def _wait_idle(self, state: _ShardState) -> Generator[Any, Any, None]:
         while not state.idle and not self._stopping:
+            self._wake_due_windows(state)  # the shard ended: its windows close [T]
             yield self.clock.sleep(self.timing.poll_interval_seconds)
 
+    def _wake_due_windows(self, state: _ShardState) -> None:
+        for lane in state.lanes:
+            if lane.window is not None and not lane.busy and self._window_due(state, lane):
+                lane.wake()
+
+    def _window_of(self, record: StreamRecord) -> float:
+        """The start of a record's tumbling window, from ApproximateCreationDateTime [T]."""
+        created = record.event["dynamodb"]["ApproximateCreationDateTime"]
+        return window_start(float(created), self.mapping.tumbling_window_in_seconds)
+
+    def _window_due(self, state: _ShardState, lane: _Lane) -> bool:
+        """Whether the lane's open window must be closed (final invoke) or terminated early:
+        every record of it is delivered and its end has passed, or the shard ended [T]."""
+        window = lane.window
+        if window is None:
+            return False
+        if window.terminate_early:
+            return True
+        if lane.queue:
+            return self._window_of(lane.queue[0][0]) != window.start
+        return state.cursor.finished or state.read_through >= window.end
+
     def _lane(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
-        """Take batches from the lane's queue and deliver them, one at a time."""
+        """Take batches from the lane's queue and deliver them, one at a time (and close
+        tumbling windows when they are due)."""
         window = self.mapping.maximum_batching_window_in_seconds
         while not self._stopping:
-            while not lane.queue:
+            while not lane.queue and not self._window_due(state, lane):
                 if self._stopping or state.finished:
                     return
                 lane.wakeup = self.clock.env.event()
                 yield lane.wakeup
+            if self._window_due(state, lane):
+                yield from self._until_enabled()
+                if self._stopping:
+                    return
+                lane.busy = True
+                try:
+                    yield from self._close_window(state, lane)
+                finally:
+                    lane.busy = False
+                    state.free_lane()
+                continue
             if window > 0:
                 # Gather until the batch is full, the window ends, or the payload cap [D].
                 deadline = lane.queue[0][1] + window
@@ -359,9 +511,13 @@ class Trigger:
                 ):
                     lane.wakeup = self.clock.env.event()
                     yield lane.wakeup | self.clock.sleep(deadline - self.clock.now())
+            yield from self._until_enabled()
             if self._stopping:
                 return  # take no new batch after stop(): a restart re-delivers the queue
             batch = self._take_batch(lane)
+            if self.mapping.tumbling_window_in_seconds and lane.window is None:
+                start = self._window_of(batch[0])
+                lane.window = Window(start, start + self.mapping.tumbling_window_in_seconds)
             lane.busy = True
             try:
                 yield from self._deliver(state, lane, batch, retries=0)
@@ -369,11 +525,49 @@ class Trigger:
                 lane.busy = False
                 state.free_lane()
 
+    def _close_window(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
+        """The final invocation of the lane's window (or its early termination): no records,
+        retried with the backoff until it succeeds ("suspends further processing until a
+        successful invocation" [T]). Then the state is dropped."""
+        window = lane.window
+        assert window is not None
+        early = window.terminate_early
+        self._batch_ids += 1
+        batch_id = self._batch_ids
+        attempt = 0
+        backoff = 0.0
+        while not self._killed:
+            yield from self._until_enabled()
+            if self._stopping:
+                return
+            attempt += 1
+            extra = window.fields(
+                state.shard.shard_id, self.reader.stream_arn, final=not early, early=early
+            )
+            result: InvocationResult = yield from self.invoker.invoke([], self.clock, extra)
+            if self._killed:
+                return
+            self.capture.attempt(
+                self._attempt_row(state, lane, batch_id, attempt, attempt - 1, backoff, [], result)
+            )
+            if result.outcome.value in ("success", "partial"):
+                if early:  # the same window continues with a fresh state [T]
+                    window.state = {}
+                    window.terminate_early = False
+                else:
+                    lane.window = None
+                return
+            backoff = self.timing.backoff_delay(attempt)
+            yield self.clock.sleep(backoff)
+
     def _take_batch(self, lane: _Lane) -> list[StreamRecord]:
         batch: list[StreamRecord] = []
         size = _EVENT_ENVELOPE_BYTES
+        first_window = self._window_of(lane.queue[0][0]) if self._windows else None
         while lane.queue and len(batch) < self.mapping.batch_size:
             record = lane.queue[0][0]
+            if first_window is not None and self._window_of(record) != first_window:
+                break  # a batch belongs to one tumbling window [T]
             grown = size + record.payload_bytes + (1 if batch else 0)  # a comma between records
             if batch and grown > self.timing.max_payload_bytes:
                 break  # the 6 MB invoke payload cap [D], on the event as sent
@@ -393,24 +587,28 @@ class Trigger:
         batch_id = self._batch_ids
         attempt = 0
         backoff = 0.0
+        last: InvocationResult | None = None
         while batch and not self._killed:
+            yield from self._until_enabled()
             if self._stopping:
                 return  # no retry after stop(): unfinished, so a restart re-delivers it
-            condition = expiry(
-                oldest_created_at=min(r.created_at for r in batch),
-                now=self.clock.now(),
-                maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
-                retention_seconds=self.timing.record_retention_seconds,
-            )
-            if condition is not None:
-                self._discard(state, batch, condition, attempt)
+            batch = self._discard_expired(state, batch, attempt)
+            if not batch:
                 return
             attempt += 1
             for record in batch:
                 self._first_invoked.setdefault(record.sequence_number, self.clock.now())
-            result: InvocationResult = yield from self.invoker.invoke(batch, self.clock)
+            extra = None
+            if lane.window is not None:
+                extra = lane.window.fields(
+                    state.shard.shard_id, self.reader.stream_arn, final=False, early=False
+                )
+            result: InvocationResult = yield from self.invoker.invoke(batch, self.clock, extra)
             if self._killed:
                 return  # the process died with this batch in hand
+            last = result
+            if lane.window is not None and result.outcome.value in ("success", "partial"):
+                lane.window.keep(result.response)
             self.capture.attempt(
                 self._attempt_row(state, lane, batch_id, attempt, retries, backoff, batch, result)
             )
@@ -437,7 +635,13 @@ class Trigger:
                 batch = [r for r in batch if r.seq >= int(step.from_sequence_number)]
             retries = step.retries
             if step.action is Action.DISCARD:
-                self._discard(state, batch, step.condition or "", attempt)
+                self._discard(
+                    state,
+                    batch,
+                    step.condition or "",
+                    attempt,
+                    function_error=last.function_error if last is not None else None,
+                )
                 return
             backoff = step.delay_seconds
             yield self.clock.sleep(backoff)
@@ -471,21 +675,61 @@ class Trigger:
         if moved and state.progress.checkpoint is not None:
             self.checkpoints.save(self._key(state.shard.shard_id), state.progress.checkpoint)
 
+    def _discard_expired(
+        self, state: _ShardState, batch: list[StreamRecord], attempts: int
+    ) -> list[StreamRecord]:
+        """Discard the records of ``batch`` past MaximumRecordAgeInSeconds or the retention, one
+        on-failure record per contiguous run, and return the younger rest to deliver: AWS drops
+        only the expired records [R-K test_kinesis_maximum_record_age_exceeded_discard_records,
+        E "retries until the records expire or exceed the maximum age"]."""
+        now = self.clock.now()
+        kept: list[StreamRecord] = []
+        run: list[StreamRecord] = []
+        for record in batch:
+            condition = expiry(
+                oldest_created_at=record.created_at,
+                now=now,
+                maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
+                retention_seconds=self.timing.record_retention_seconds,
+            )
+            if condition is not None:
+                run.append(record)
+                continue
+            if run:
+                self._discard(state, run, RECORD_AGE_EXCEEDED, attempts)
+                run = []
+            kept.append(record)
+        if run:
+            self._discard(state, run, RECORD_AGE_EXCEEDED, attempts)
+        return kept
+
     def _discard(
-        self, state: _ShardState, batch: list[StreamRecord], condition: str, attempts: int
+        self,
+        state: _ShardState,
+        batch: list[StreamRecord],
+        condition: str,
+        attempts: int,
+        function_error: str | None = None,
     ) -> None:
-        """Give up on a batch: tell the on-failure destination, if any, and move on [E]."""
+        """Give up on records: tell the on-failure destination, if any, and move on [E].
+
+        A RecordAgeExceeded record carries no responseContext and approximateInvokeCount 1, as
+        in every AWS recording [R-K]; the capture keeps the true attempt count.
+        """
         disposition = Disposition.DISCARDED
         if self.destination is not None:
+            by_age = condition == RECORD_AGE_EXCEEDED
             message = build_on_failure_record(
                 records=[r.event for r in batch],
                 shard_id=state.shard.shard_id,
                 stream_arn=self.reader.stream_arn,
                 function_arn=self.function_arn,
                 condition=condition,
-                approximate_invoke_count=attempts,
+                approximate_invoke_count=RECORD_AGE_INVOKE_COUNT if by_age else attempts,
                 timestamp=self.clock.now(),
                 destination_arn=self.destination.arn,
+                status_code=None if by_age else 200,
+                function_error=function_error,
             )
             try:
                 self.destination.send(message)
@@ -514,8 +758,8 @@ class Trigger:
             attempt=attempt,
             retry=retries,
             backoff_seconds=backoff,
-            first_sequence_number=batch[0].sequence_number,
-            last_sequence_number=batch[-1].sequence_number,
+            first_sequence_number=batch[0].sequence_number if batch else "",
+            last_sequence_number=batch[-1].sequence_number if batch else "",
             records=len(batch),
             payload_bytes=sum(r.payload_bytes for r in batch),
             invoked_at=result.invoked_at,

@@ -21,9 +21,18 @@ from streamsim.aws.stream.records import StreamRecord, lambda_event
 from streamsim.aws.trigger.context import LambdaContext
 from streamsim.aws.trigger.output import OutputCapture, log_lines
 from streamsim.aws.trigger.response import BatchVerdict, judge_response
+from streamsim.aws.trigger.windows import missing_state
 from streamsim.clock import Clock
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+#: Error types of invocations that returned normally but failed the batch (an invalid
+#: ``batchItemFailures``, a tumbling-window response without ``state``): AWS's on-failure record
+#: says ``"functionError": null`` for them [R test_dynamodb_report_batch_item_failures*].
+RETURNED_ERRORS = frozenset({"InvalidBatchItemFailures", "MissingWindowState"})
+#: ``responseContext.functionError`` of a raised error; the Invoke API also reports a timeout
+#: as ``FunctionError: "Unhandled"`` (aws/aws-sdk-go#4872), so an on-failure record does too.
+UNHANDLED = "Unhandled"
 
 
 class Outcome(str, Enum):
@@ -46,6 +55,13 @@ class InvocationResult:
     failed_from: str | None = None
     response: Any = field(default=None, repr=False)
 
+    @property
+    def function_error(self) -> str | None:
+        """``responseContext.functionError`` as AWS writes it for this outcome: "Unhandled" for
+        a raised error or a timeout, None (JSON null) when the function returned normally [R]."""
+        failed = self.outcome in (Outcome.ERROR, Outcome.TIMEOUT)
+        return UNHANDLED if failed and self.error_type not in RETURNED_ERRORS else None
+
 
 @dataclass
 class Invoker:
@@ -59,12 +75,16 @@ class Invoker:
     memory_limit_in_mb: int = 128
     base_duration_seconds: float = 0.01
     output: OutputCapture = field(default_factory=OutputCapture)
+    #: Tumbling windows: a response without a ``state`` object fails the invocation [T].
+    require_state: bool = False
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def invoke(
-        self, records: list[StreamRecord], clock: Clock
+        self, records: list[StreamRecord], clock: Clock, extra: dict[str, Any] | None = None
     ) -> Generator[Any, Any, InvocationResult]:
-        """A simpy process step: invoke, wait for the outcome on ``clock``, return it."""
+        """A simpy process step: invoke, wait for the outcome on ``clock``, return it.
+
+        ``extra`` adds fields to the payload next to ``Records`` (the tumbling-window fields)."""
         context = LambdaContext(
             function_name=self.function_name,
             invoked_function_arn=self.function_arn,
@@ -74,6 +94,8 @@ class Invoker:
             started_at=clock.now(),
         )
         event = lambda_event(records)
+        if extra:
+            event.update(extra)
         seqs = [r.sequence_number for r in records]
         invoked_at = context.started_at
         if clock.virtual:
@@ -149,6 +171,15 @@ class Invoker:
             return InvocationResult(
                 Outcome.ERROR, error_type=error_type, error_message=str(error), **common
             )  # type: ignore[arg-type]
+        if self.require_state:
+            why = missing_state(response)
+            if why is not None:
+                return InvocationResult(
+                    Outcome.ERROR,
+                    error_type="MissingWindowState",
+                    error_message=why,
+                    **common,  # type: ignore[arg-type]
+                )
         verdict: BatchVerdict = judge_response(response, seqs, self.report_batch_item_failures)
         if verdict.invalid is not None:
             return InvocationResult(

@@ -3,31 +3,42 @@
 When retries or record age run out, Lambda discards the batch, sends a JSON document describing
 it to the mapping's on-failure destination, and moves on [E]. The record names the shard and the
 first and last sequence numbers so the records can be read back from the stream before they
-expire; it does not contain them, except for S3 destinations, whose record adds ``payload``:
-"the original invocation record as an escaped JSON string" [E].
+expire; it does not contain them, except for S3 destinations, whose record adds ``payload``: the
+invocation payload itself, a JSON object ``{"Records": [...]}`` ("For Amazon S3 destinations,
+Lambda also sends the entire invocation record along with the metadata" [E]; the object form is
+what AWS stored in a real recording [R-S3]).
 
 Shape and formats, from AWS's own example [E] and a real-AWS recording [R]::
 
     {"requestContext": {"requestId", "functionArn", "condition", "approximateInvokeCount"},
-     "responseContext": {"statusCode", "executedVersion", "functionError"},
+     "responseContext": {"statusCode", "executedVersion", "functionError"},  # not for age [R-K]
      "version": "1.0",
      "timestamp": "2019-11-14T00:13:49.717Z",              # milliseconds [E, R]
      "DDBStreamBatchInfo": {"shardId", "startSequenceNumber", "endSequenceNumber",
                             "approximateArrivalOfFirstRecord": "2019-11-14T00:13:19Z",  # seconds
                             "approximateArrivalOfLastRecord", "batchSize", "streamArn"},
-     "payload": "<whole event as a JSON string>"}          # S3 only [E]
+     "payload": {"Records": [...]}}                        # S3 only [E, R-S3]
+
+``responseContext.functionError`` is ``"Unhandled"`` when the function raised (or timed out:
+the Invoke API reports a timeout as an unhandled error) and JSON ``null``, the key present, when
+it returned normally but the batch still failed (a partial batch failure, an invalid item
+identifier) [R]. A ``RecordAgeExceeded`` record has no ``responseContext`` and its
+``approximateInvokeCount`` is 1 in every AWS recording, even for a record never invoked [R-K].
 
 Pure: no clock, no randomness. The caller passes the discard time; the request id, unless given,
 is a UUID derived from the batch so reruns are identical.
 
 Sources: [E] docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html ·
 [R] LocalStack ``test_lambda_integration_dynamodbstreams.snapshot.json``
-(``test_dynamodb_event_source_mapping_with_on_failure_destination_config``, recorded on AWS).
+(``test_dynamodb_event_source_mapping_with_on_failure_destination_config``,
+``test_dynamodb_report_batch_item_failures``, recorded on AWS) · [R-S3] the same file,
+``test_dynamodb_event_source_mapping_with_s3_on_failure_destination`` · [R-K] LocalStack
+``test_lambda_integration_kinesis.snapshot.json`` ``test_kinesis_maximum_record_age_exceeded*``
+(the same mapping engine, recorded on AWS 2025-04-13).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
@@ -43,6 +54,8 @@ RECORD_VERSION = "1.0"
 LATEST_VERSION = "$LATEST"
 #: ``functionError`` for an error the function did not catch [E, R].
 UNHANDLED = "Unhandled"
+#: ``approximateInvokeCount`` of a ``RecordAgeExceeded`` record in every AWS recording [R-K].
+RECORD_AGE_INVOKE_COUNT = 1
 
 
 class FailureCondition(str, Enum):
@@ -80,10 +93,10 @@ def build_on_failure_record(
     ``records`` are the batch's Lambda event records in stream order (each with
     ``dynamodb.SequenceNumber`` and ``dynamodb.ApproximateCreationDateTime``); ``timestamp`` is
     the discard time in epoch seconds from the caller's clock. ``status_code=None`` leaves out
-    ``responseContext`` (no invocation answered; AWS documents no example), and
-    ``function_error=None`` leaves out ``functionError`` (the function returned normally, e.g. a
-    partial batch failure). The ``payload`` is added for S3: pass ``destination_arn`` (an
-    ``arn:…:s3:::`` ARN adds it) or force it with ``include_payload``.
+    ``responseContext`` (AWS's ``RecordAgeExceeded`` records [R-K]), and
+    ``function_error=None`` writes ``"functionError": null`` (the function returned normally,
+    e.g. a partial batch failure [R]). The ``payload`` is added for S3: pass
+    ``destination_arn`` (an ``arn:…:s3:::`` ARN adds it) or force it with ``include_payload``.
     """
     if not records:
         raise ValueError("an on-failure record describes at least one record; the batch is empty")
@@ -110,10 +123,11 @@ def build_on_failure_record(
         },
     }
     if status_code is not None:
-        response: dict[str, Any] = {"statusCode": status_code, "executedVersion": executed_version}
-        if function_error is not None:
-            response["functionError"] = function_error
-        message["responseContext"] = response
+        message["responseContext"] = {
+            "statusCode": status_code,
+            "executedVersion": executed_version,
+            "functionError": function_error,  # null (key present) when it returned [R]
+        }
     message["version"] = RECORD_VERSION
     message["timestamp"] = iso_millis(timestamp)
     message["DDBStreamBatchInfo"] = {
@@ -128,7 +142,7 @@ def build_on_failure_record(
     if include_payload is None:
         include_payload = destination_arn is not None and is_s3_arn(destination_arn)
     if include_payload:
-        message["payload"] = json.dumps({"Records": [dict(r) for r in records]})
+        message["payload"] = {"Records": [dict(r) for r in records]}
     return message
 
 
