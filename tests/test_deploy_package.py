@@ -40,7 +40,7 @@ def test_the_zip_is_reproducible(tmp_path) -> None:
     assert one.sha256 == two.sha256
 
 
-SAMPLE = Path("/work/shared/aws-samples/powertools_dynamoStreamEvent.json")
+SAMPLE = Path(__file__).parent / "events" / "powertools_dynamoStreamEvent.json"
 
 
 def _event(written: dict) -> dict:

@@ -26,8 +26,8 @@ from streamsim.game.handler import BadgeHandler, HandlerSettings
 from streamsim.workbench.cli import main
 from streamsim.workbench.remote import parse_delivery, run_tables
 
-ONFAILURE = Path(
-    "/work/shared/aws-samples/powertools_dynamoStreamLambdaInvocationEvent_onfailure.json"
+ONFAILURE = (
+    Path(__file__).parent / "events" / "powertools_dynamoStreamLambdaInvocationEvent_onfailure.json"
 )
 STREAM = "arn:aws:dynamodb:eu-central-1:123456789012:table/s-Plays/stream/x"
 

@@ -15,7 +15,7 @@ from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.aws.trigger.filters import MAX_PATTERN_DEPTH, FilterCriteria
 from streamsim.errors import ConfigError
 
-SAMPLE = Path("/work/shared/aws-samples/powertools_dynamoStreamEvent.json")
+SAMPLE = Path(__file__).parent / "events" / "powertools_dynamoStreamEvent.json"
 INSERT, MODIFY = json.loads(SAMPLE.read_text(encoding="utf-8"))["Records"]
 
 

@@ -20,8 +20,8 @@ from streamsim.aws.trigger.onfailure import (
 )
 from streamsim.errors import EventParseError
 
-SAMPLE = Path(
-    "/work/shared/aws-samples/powertools_dynamoStreamLambdaInvocationEvent_onfailure.json"
+SAMPLE = (
+    Path(__file__).parent / "events" / "powertools_dynamoStreamLambdaInvocationEvent_onfailure.json"
 )
 EXPECTED = json.loads(SAMPLE.read_text(encoding="utf-8"))
 STREAM_ARN = "arn:aws:dynamodb:us-east-2:123456789012:table/mytable/stream/2019-11-14T00:04:06.388"
