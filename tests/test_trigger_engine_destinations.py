@@ -18,9 +18,11 @@ from streamsim.clock import VirtualClock
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys
 
 SAMPLE = json.loads(
-    Path(__file__).parent
-    / "events"
-    / "powertools_dynamoStreamLambdaInvocationEvent_onfailure.json".read_text()
+    (
+        Path(__file__).parent
+        / "events"
+        / "powertools_dynamoStreamLambdaInvocationEvent_onfailure.json"
+    ).read_text()
 )
 FUNCTION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:streamsim-handler"
 
