@@ -367,3 +367,72 @@ def _write_to_done(run: Run, timeline: pd.DataFrame | None = None) -> pd.Series:
     at = finished.drop_duplicates("sequence_number").set_index("sequence_number")["at"]
     done_at = timeline["sequence_number"].map(at)
     return (done_at - timeline["written_at"]).dropna().astype(float)
+
+
+# ---- tables for the workbench (issue 12): schedules, settings, delays with the lost included ----
+
+
+def retry_schedule(run: Run) -> pd.DataFrame:
+    """The longest-retried batch's attempts: attempt, seconds since its first attempt, the wait
+    before each attempt (seconds, the run's clock). Empty when nothing was retried."""
+    attempts = run.attempts
+    if attempts.empty:
+        return pd.DataFrame(columns=["attempt", "since_first_seconds", "wait_seconds"])
+    counts = attempts.groupby("batch_id")["attempt"].max()
+    batch = attempts[attempts["batch_id"] == counts.idxmax()].sort_values("attempt")
+    out = pd.DataFrame(
+        {
+            "attempt": batch["attempt"].astype(int).to_numpy(),
+            "since_first_seconds": (batch["invoked_at"] - batch["invoked_at"].min()).to_numpy(),
+            "wait_seconds": batch["backoff_seconds"].astype(float).to_numpy(),
+        }
+    )
+    out.attrs["clock"] = clock_label(run)
+    return out
+
+
+def settings_table(settings: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per named setting set, one column per setting that differs between them (AWS
+    names, values in full: never a JSON string cut mid-word); '—' where AWS's default applies."""
+    flat = {name: _flatten(values) for name, values in settings.items()}
+    columns = sorted({k for values in flat.values() for k in values})
+    differ = [c for c in columns if len({repr(v.get(c)) for v in flat.values()}) > 1]
+    return pd.DataFrame(
+        [{c: flat[name].get(c, "—") for c in differ} for name in flat],
+        index=pd.Index(list(flat), name="settings"),
+    )
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            out[name] = ", ".join(map(str, value))
+        else:
+            out[name] = value
+    return out
+
+
+def delay_table(runs: Mapping[str, Run], delayed_after_seconds: float = 60.0) -> pd.DataFrame:
+    """Per named run, what a reader needs about delays, lost plays included: counts as ints,
+    delays in words; the *worst case* column says 'lost' when a play was lost, so a harmless
+    longest delay never hides a loss."""
+    base = failure_comparison(runs, delayed_after_seconds)
+    out = pd.DataFrame(index=base.index)
+    out["plays"] = base["plays"].astype(int)
+    out["processed"] = base["processed"].astype(int)
+    out["sent to the on-failure queue"] = base["sent_to_destination"].astype(int)
+    out["lost"] = base["lost"].astype(int)
+    delayed = f"delayed > {delayed_after_seconds:g} s"
+    out[f"delayed more than {duration_text(delayed_after_seconds)}"] = base[delayed].astype(int)
+    out["longest delay (handled plays)"] = base["max_delay"]
+    out["worst case"] = [
+        f"{lost} play(s) lost" if lost else delay
+        for lost, delay in zip(base["lost"], base["max_delay"], strict=True)
+    ]
+    out["longest retried batch"] = base["longest_retried_batch"]
+    out["invocations"] = base["invocations"].astype(int)
+    return out

@@ -42,9 +42,7 @@ def save_figure(fig: Figure, directory: Path, prefix: str) -> list[Path]:
     """Save ``fig`` as PNG and SVG in ``directory``; record its title in figures.json."""
     directory.mkdir(parents=True, exist_ok=True)
     index_file = directory / "figures.json"
-    index: list[dict[str, Any]] = (
-        json.loads(index_file.read_text()) if index_file.is_file() else []
-    )
+    index: list[dict[str, Any]] = json.loads(index_file.read_text()) if index_file.is_file() else []
     title = figure_title(fig)
     number = sum(1 for e in index if e.get("notebook") == prefix) + 1
     slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60] or "untitled"

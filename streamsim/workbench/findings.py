@@ -238,7 +238,9 @@ def failures(
         after += ", and nothing was set aside for a person to check."
     good = lost_better == 0 and (bad_plays == 0 or queued > 0)
     if good:
-        headline = f"Failures: change {number_words(n)} setting{'s' if n != 1 else ''} before going live."
+        headline = (
+            f"Failures: change {number_words(n)} setting{'s' if n != 1 else ''} before going live."
+        )
     else:
         headline = "Failures: the recommended settings are not enough."
     return Finding(headline, text + after, good)
@@ -304,12 +306,16 @@ def label_badges(table: pd.DataFrame, window_days: int) -> pd.DataFrame:
     labels, earnable, shares = [], [], []
     for row in out.itertuples():
         has_param = isinstance(row.parameter, str)
-        labels.append(BADGE_WORDS.get(row.rule, row.rule).format(f"{row.threshold:g}" if has_param else ""))
+        labels.append(
+            BADGE_WORDS.get(row.rule, row.rule).format(f"{row.threshold:g}" if has_param else "")
+        )
         needed = days_needed(row.rule, row.threshold if has_param else None)
         ok = needed is None or needed <= window_days
         earnable.append(ok)
         shares.append(
-            share_words(row.share_of_players) if ok else f"cannot be earned in a {window_days}-day window"
+            share_words(row.share_of_players)
+            if ok
+            else f"cannot be earned in a {window_days}-day window"
         )
     out["label"] = labels
     out["earnable"] = earnable
@@ -327,10 +333,10 @@ def badges(table: pd.DataFrame, window_days: int, highlight: str = "DailyStreak"
     if row["earnable"]:
         first = (
             f"In {window_days} days of synthetic play, {row['share']} of players earned the "
-            f"\"{row['label']}\" badge."
+            f'"{row["label"]}" badge.'
         )
     else:
-        first = f"The \"{row['label']}\" badge {row['share']}."
+        first = f'The "{row["label"]}" badge {row["share"]}.'
     blocked = table[~table["earnable"]]
     if len(blocked):
         names = ", ".join(f'"{x}"' for x in blocked["label"])

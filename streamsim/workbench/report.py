@@ -208,7 +208,9 @@ def apply_overrides(
     unknown = sorted(set(overrides) - used)
     if unknown:
         chosen = ", ".join(nb.stem for nb in notebooks)
-        raise ConfigError(f"no chosen notebook ({chosen}) has the parameter(s) {', '.join(unknown)}")
+        raise ConfigError(
+            f"no chosen notebook ({chosen}) has the parameter(s) {', '.join(unknown)}"
+        )
     return out
 
 
