@@ -167,8 +167,13 @@ def widget(
         name, value = next(iter(params.items()))
         low, high, step = RANGES.get(f"{rule.name}.{name}", (0, max(2 * int(value), 10), 1))
         slider = widgets.IntSlider(
-            value=int(value), min=low, max=high, step=step, description=f"{rule.name}.{name}",
-            style={"description_width": "initial"}, continuous_update=False,
+            value=int(value),
+            min=low,
+            max=high,
+            step=step,
+            description=f"{rule.name}.{name}",
+            style={"description_width": "initial"},
+            continuous_update=False,
         )
         slider.observe(lambda c, r=rule.name: on_change(c, r), names="value")
         sliders.append(slider)
