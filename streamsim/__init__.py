@@ -27,6 +27,7 @@ _MODULES = {
     "plots": "streamsim.workbench.plots",
     "findings": "streamsim.workbench.findings",
     "tuning": "streamsim.workbench.tuning",
+    "stakeholder": "streamsim.workbench.stakeholder",
 }
 
 _BADGES = "streamsim.game.badges"

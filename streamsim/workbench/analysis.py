@@ -427,7 +427,7 @@ def delay_table(runs: Mapping[str, Run], delayed_after_seconds: float = 60.0) ->
     out["sent to the on-failure queue"] = base["sent_to_destination"].astype(int)
     out["lost"] = base["lost"].astype(int)
     delayed = f"delayed > {delayed_after_seconds:g} s"
-    out[f"delayed more than {duration_text(delayed_after_seconds)}"] = base[delayed].astype(int)
+    out[f"delayed more than {_words(delayed_after_seconds)}"] = base[delayed].astype(int)
     out["longest delay (handled plays)"] = base["max_delay"]
     out["worst case"] = [
         f"{lost} play(s) lost" if lost else delay
@@ -436,3 +436,9 @@ def delay_table(runs: Mapping[str, Run], delayed_after_seconds: float = 60.0) ->
     out["longest retried batch"] = base["longest_retried_batch"]
     out["invocations"] = base["invocations"].astype(int)
     return out
+
+
+def _words(seconds: float) -> str:
+    from streamsim.workbench.findings import duration_words
+
+    return duration_words(seconds)

@@ -362,6 +362,7 @@ def plot_badge_shares(
     ax.bar_label(bars, labels=texts, padding=3, fontsize="small")
     ax.set_xlabel("players who earned it (% of players)")
     ax.set_xlim(0, 130)
+    ax.set_xticks(range(0, 101, 20))
     ax.set_title(title or "Who earns which badge")
     ax.grid(True, axis="x", alpha=0.3)
     return ax
@@ -495,6 +496,8 @@ def human_time_axis(ax: Axes, axis: str = "x", extra: Mapping[float, str] | None
     ticks = {v: t for v, t in HUMAN_TICKS if low / 1.01 <= v <= high * 1.01}
     if len(ticks) < 2:  # a narrow range: its ends, in words
         ticks = {low: _seconds_text(low), high: _seconds_text(high)}
+    for value in extra or {}:  # a named tick stands alone
+        ticks = {v: t for v, t in ticks.items() if not value / 3 < v < value * 3}
     ticks.update(extra or {})
     target = ax.yaxis if axis == "y" else ax.xaxis
     target.set_major_locator(FixedLocator(sorted(ticks)))
