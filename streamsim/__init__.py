@@ -28,6 +28,7 @@ _MODULES = {
     "findings": "streamsim.workbench.findings",
     "tuning": "streamsim.workbench.tuning",
     "stakeholder": "streamsim.workbench.stakeholder",
+    "experiments": "streamsim.workbench.experiments",
 }
 
 _BADGES = "streamsim.game.badges"

@@ -442,3 +442,53 @@ def _words(seconds: float) -> str:
     from streamsim.workbench.findings import duration_words
 
     return duration_words(seconds)
+
+
+def badge_check(run: Run) -> pd.DataFrame:
+    """The run's stored badges against ``evaluate_batch`` on the plays it processed, with the
+    rules it used: one row per badge, ``awarded by`` 'both', 'live handler only' or 'batch
+    evaluator only'."""
+    from streamsim.game.badges import evaluate_batch, rule_from_spec
+
+    used = tuple(rule_from_spec(spec["rule"], spec["params"]) for spec in run.config["rules"])
+    timeline = play_timeline(run)
+    processed = timeline.loc[timeline["disposition"] == "processed", list(_PLAY_COLUMNS)]
+    expected = evaluate_batch(processed, used)
+    keys = ["player_id", "badge_id", "play_id", "rule"]
+    where = {"both": "both", "left_only": "live handler only", "right_only": "batch evaluator only"}
+    compared = run.achievements[keys].merge(
+        expected[keys], on=keys, how="outer", indicator="awarded by"
+    )
+    compared["awarded by"] = compared["awarded by"].map(where).astype(str)
+    compared.attrs["processed"] = len(processed)
+    return compared
+
+
+def walkthrough_schedule(retries: pd.DataFrame) -> pd.DataFrame:
+    """The walkthrough's retry timeline (``hours_after_write``, ``waited_seconds``) as a retry
+    schedule for ``plots.plot_retry_schedule``."""
+    hours = retries["hours_after_write"].astype(float)
+    out = pd.DataFrame(
+        {
+            "attempt": np.arange(1, len(retries) + 1),
+            "since_first_seconds": ((hours - hours.min()) * 3600).to_numpy(),
+            "wait_seconds": retries["waited_seconds"].astype(float).to_numpy(),
+        }
+    )
+    out.attrs["clock"] = "virtual clock"
+    return out
+
+
+def projection_table(run: Run, propagation_seconds: float) -> pd.DataFrame:
+    """write → processed p50/p95/p99 measured here and projected to AWS (s, 3 decimals)."""
+    projected = project_to_aws(run, propagation_seconds)["projected_write_to_processed"]
+    measured = latency_percentiles(run).loc["write_to_processed", ["p50", "p95", "p99"]]
+    return pd.DataFrame(
+        {
+            f"measured here ({clock_label(run)})": measured.to_numpy(),
+            f"projected to AWS (assumed {propagation_seconds:g} s propagation)": [
+                projected.quantile(q) for q in (0.5, 0.95, 0.99)
+            ],
+        },
+        index=["p50 (s)", "p95 (s)", "p99 (s)"],
+    ).round(3)

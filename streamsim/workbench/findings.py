@@ -455,3 +455,171 @@ __all__: Sequence[str] = (
     "under",
     "upper_bound",
 )
+
+
+# ---- notebooks 02-04 --------------------------------------------------------------------------
+
+
+def badge_check(compared: pd.DataFrame) -> Finding:
+    """Notebook 04: did the live handler award exactly what the batch evaluator awards?"""
+    differ = compared[compared["awarded by"] != "both"]
+    same = int((compared["awarded by"] == "both").sum())
+    if differ.empty:
+        return Finding(
+            "Identical:",
+            f"the live handler and the batch evaluator awarded the same {count_words(same, 'badge')} "
+            "(same player, badge and earning play). Award rates tuned offline hold for the stream.",
+            True,
+        )
+    return Finding(
+        f"{count_words(len(differ), 'badge')} differ",
+        "between the live handler and the batch evaluator (listed below): offline tuning does "
+        "not carry over until this is explained.",
+        False,
+    )
+
+
+def closest_thresholds(rates: pd.DataFrame, target_share: float, window_days: int) -> str:
+    """Notebook 04: per rule and population, the threshold closest to ``target_share``; a
+    threshold at the edge of those tried says so; one that cannot be earned is flagged."""
+    labelled = rates.copy()
+    labelled["needed"] = [
+        days_needed(r, t) for r, t in zip(rates["rule"], rates["threshold"], strict=True)
+    ]
+    possible = labelled[labelled["needed"].isna() | (labelled["needed"] <= window_days)]
+    tried = rates.groupby("rule")["threshold"].agg(["min", "max"])
+    closest = (
+        possible.assign(distance=(possible["share_of_players"] - target_share).abs())
+        .sort_values(["distance", "threshold"])
+        .groupby(["rule", "population"])
+        .head(1)
+        .sort_values(["rule", "population"])
+    )
+    lines = []
+    for row in closest.itertuples():
+        low, high = tried.loc[row.rule, "min"], tried.loc[row.rule, "max"]
+        edge = ""
+        if row.threshold == high and row.share_of_players > target_share:
+            edge = " (the largest tried: try larger)"
+        elif row.threshold == low and row.share_of_players < target_share:
+            edge = " (the smallest tried: try smaller)"
+        lines.append(
+            f"- **{row.rule}**, {row.population} players: {row.parameter} = {row.threshold:g} "
+            f"({share_words(row.share_of_players)}){edge}"
+        )
+    blocked = labelled[labelled["needed"].notna() & (labelled["needed"] > window_days)]
+    for rule, part in blocked.groupby("rule"):
+        values = ", ".join(f"{t:g}" for t in sorted(set(part["threshold"])))
+        lines.append(
+            f"- **{rule}** {values}: cannot be earned in a {window_days}-day window (not 0%)"
+        )
+    return (
+        f"The thresholds that come closest to awarding {target_share:.0%} of players in "
+        f"{window_days} days:\n\n" + "\n".join(lines)
+    )
+
+
+def latency_summary(
+    rate: float, pct: Mapping[str, float], steps: pd.Series, ages: pd.Series
+) -> str:
+    """Notebook 02: where a live run's time went, bounds rounded up."""
+    return (
+        f"At {rate:g} plays/s, half the plays were processed {under(pct['p50'])} after being "
+        f"written, 95% {under(pct['p95'])} and 99% {under(pct['p99'])} (wall clock). The largest "
+        f"step for a typical play is *{steps.idxmax()}* ({steps.max():.2f} s median); the stream "
+        f"itself (write → stream record) took {steps.iloc[0] * 1000:.0f} ms median. Lambda's "
+        f"IteratorAge metric (invocation time minus the last record's stream time) had a p95 of "
+        f"{ages.quantile(0.95):.2f} s."
+    )
+
+
+def batch_size_effect(load: pd.DataFrame) -> str:
+    """Notebook 02: at the load where latency is worst, the best and worst BatchSize."""
+    worst = load.sort_values("p95_s").iloc[-1]
+    best = load[load["rate"] == worst["rate"]].sort_values("p95_s").iloc[0]
+    if best["batch_size"] == worst["batch_size"]:
+        return f"At {worst['rate']:g} plays/s every BatchSize gives the same p95."
+    return (
+        f"At {worst['rate']:g} plays/s, BatchSize {worst['batch_size']:g} gives a p95 of "
+        f"{worst['p95_s']:.2f} s; BatchSize {best['batch_size']:g} gives {best['p95_s']:.2f} s "
+        "(virtual clock, modelled handler)."
+    )
+
+
+def poison_under_defaults(
+    row: Mapping[str, Any], poison: int, attempts: int, delayed_after_seconds: float
+) -> str:
+    """Notebook 03, part 1: one poison play under AWS's defaults, from its failure_comparison row."""
+    delayed = int(row[f"delayed > {delayed_after_seconds:g} s"])
+    lost = int(row["lost"])
+    aged_out = max(lost - poison, 0)
+    text = (
+        f"Of {int(row['plays'])} plays, **{poison}** {'is' if poison == 1 else 'are'} poison. Under "
+        f"the defaults the batch holding it was invoked **{attempts} times** over "
+        f"**{row['longest_retried_batch']}** (virtual clock), and the shard read nothing else "
+        f"meanwhile. "
+    )
+    if delayed:
+        text += (
+            f"**{count_words(delayed, 'play')}** written after it waited longer than "
+            f"{duration_words(delayed_after_seconds)}, the longest **{more_than(float(row['max_delay_s']))}**. "
+        )
+    else:
+        text += f"No other play waited longer than {duration_words(delayed_after_seconds)}. "
+    if lost:
+        text += f"**{count_words(lost, 'play')} {'was' if lost == 1 else 'were'} lost**"
+        text += (
+            f": the poison play(s), discarded with nowhere to go, and {aged_out} play(s) written "
+            "just after, which passed the stream's 24-hour retention while they waited."
+            if aged_out
+            else ": discarded with nowhere to go."
+        )
+    else:
+        text += "No play was lost."
+    return text
+
+
+def settings_effects(quiet: pd.DataFrame, busy: pd.DataFrame, names: Mapping[str, str]) -> str:
+    """Notebook 03, part 2: what each setting did at the busy and quiet loads, read off the
+    tables; ``names`` maps roles (defaults, retries, age, bisect, partial, queue,
+    partial_queue, bisect_queue) to the rows' names."""
+
+    def lost(table: pd.DataFrame, role: str) -> str:
+        n = int(table.loc[names[role], "lost"])
+        return "no play was lost" if n == 0 else f"{count_words(n, 'play')} lost"
+
+    def queued(role: str) -> int:
+        return int(busy.loc[names[role], "sent_to_destination"])
+
+    lines = [
+        f"- **AWS defaults**: busy, {lost(busy, 'defaults')} of {int(busy.loc[names['defaults'], 'plays'])}; "
+        f"quiet, {lost(quiet, 'defaults')}.",
+        f"- **{names['retries']}** frees the shard after {quiet.loc[names['retries'], 'longest_retried_batch']} "
+        f"instead of {quiet.loc[names['defaults'], 'longest_retried_batch']}; the failing batch is "
+        f"discarded whole: busy, {lost(busy, 'retries')}.",
+        f"- **{names['age']}**: busy, {lost(busy, 'age')}; quiet, {lost(quiet, 'age')}. It discards "
+        "old records, and the backlog behind a blocked batch is old: a backstop, not a fix.",
+        f"- **BisectBatchOnFunctionError** alone held a batch {busy.loc[names['bisect'], 'longest_retried_batch']}, "
+        f"**ReportBatchItemFailures** alone {busy.loc[names['partial'], 'longest_retried_batch']} "
+        "(busy): they narrow a failure down; only a retry or age limit bounds it.",
+        f"- **An on-failure queue** turns lost into set aside: with it, {lost(busy, 'queue')} "
+        f"and {count_words(queued('queue'), 'play')} queued (busy); with partial responses "
+        f"{count_words(queued('partial_queue'), 'play')} queued, with bisect "
+        f"{count_words(queued('bisect_queue'), 'play')}.",
+    ]
+    return "\n".join(lines)
+
+
+def expiry(dispositions: pd.DataFrame) -> str:
+    """Notebook 01: what happened to the failing batch's records at the end."""
+    counts = dispositions["disposition"].value_counts()
+    discarded = int(counts.get("discarded", 0))
+    queued = int(counts.get("destination", 0))
+    if discarded:
+        return (
+            f"The records expired: {count_words(discarded, 'record')} discarded, and with no "
+            f"on-failure destination {'it is' if discarded == 1 else 'they are'} simply gone."
+        )
+    if queued:
+        return f"{count_words(queued, 'record')} went to the on-failure destination: nothing lost."
+    return "Every record was processed in the end: nothing lost."

@@ -207,3 +207,58 @@ def rate_view(table: pd.DataFrame) -> pd.DataFrame:
     if "change_points" in table:
         view["moved"] = [f"{c:+.1f} points" if c else "—" for c in table["change_points"]]
     return view.set_index("rule")
+
+
+def threshold_rules(
+    streak_days: Iterable[int], total_play_counts: Iterable[int], comeback_days: Iterable[int]
+) -> tuple[BadgeRule, ...]:
+    """One rule instance per threshold to try (badge ids differ, so one evaluation does all)."""
+    from streamsim.game.badges import Comeback, DailyStreak, TotalPlays
+
+    return (
+        *(DailyStreak(days=n) for n in streak_days),
+        *(TotalPlays(count=n) for n in total_play_counts),
+        *(Comeback(days_away=n) for n in comeback_days),
+    )
+
+
+def population_rates(
+    populations: Mapping[str, Mapping[str, Any]],
+    rules: Sequence[BadgeRule],
+    *,
+    players: int,
+    days: int,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Award rates of ``rules`` on each named population (PopulationConfig changes; habits as
+    [mean, concentration] of a Beta), and each population's size: (rates, sizes)."""
+    from streamsim.game.badges import evaluate_batch
+    from streamsim.workbench.analysis import badge_rate_table
+    from streamsim.workbench.traffic import Beta, Population, PopulationConfig
+
+    tables, sizes = [], {}
+    for label, changes in populations.items():
+        habits = {k: Beta(*v) if isinstance(v, (list, tuple)) else v for k, v in changes.items()}
+        config = PopulationConfig(players=players, days=days, seed=seed, **habits)
+        plays = Population.generate(config).plays_frame()
+        active = int(plays["player_id"].nunique())
+        table = badge_rate_table(evaluate_batch(plays, rules), rules, active)
+        tables.append(table.assign(population=label))
+        sizes[label] = {
+            "players who played": active,
+            "plays": len(plays),
+            "plays per player": round(len(plays) / max(active, 1), 1),
+        }
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(sizes).T.rename_axis(
+        f"population ({days} days)"
+    )
+
+
+def resolve_out(path: str | Path) -> Path:
+    """Where the button writes: a relative path is taken from the project root (a notebook's
+    kernel starts in notebooks/)."""
+    from streamsim.workbench.runschema import project_root
+
+    target = Path(path)
+    root = project_root()
+    return target if target.is_absolute() or root is None else root / target
