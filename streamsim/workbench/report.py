@@ -69,7 +69,13 @@ SMALL: dict[str, dict[str, Any]] = {
         "poison_rate": 0.006,
         "quiet_rate": 0.05,
     },
-    "04_badge_tuning": {"players": 200, "days": 14, "live_players": 4, "live_days": 3},
+    "04_badge_tuning": {
+        "players": 200,
+        "days": 14,
+        "live_players": 4,
+        "live_days": 3,
+        "tuning_players": 200,
+    },
     "05_stakeholder_report": {
         "players": 4,
         "days": 3,
