@@ -31,8 +31,8 @@ KERNEL = "python3"
 #: saves each as PNG and SVG in ``<out>/figures/`` (streamsim.workbench.figbackend).
 INLINE_BACKEND = "module://streamsim.workbench.figbackend"
 #: The kernel's own log (e.g. "Kernel is running over TCP without encryption": it listens on
-#: loopback only) is not news for a report reader: errors only.
-KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+#: loopback only; an interrupt at shutdown) is not news for a report reader: silenced.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 #: Report-sized parameters per notebook: bigger than the tests', the whole report in a few
 #: minutes on a 2-core machine. A notebook missing here runs with its own defaults.

@@ -38,6 +38,7 @@ class Tuner:
     plays: pd.DataFrame
     window_days: int
     _prepared: Any = field(init=False, repr=False)
+    _cache: dict[BadgeRule, int] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         # The batch evaluator's own steps (streamsim.game.badges.batch), split so the costly
@@ -57,10 +58,14 @@ class Tuner:
         return int(self.plays["player_id"].nunique())
 
     def players_awarded(self, rule: BadgeRule) -> int:
-        """Players who earned at least one of ``rule``'s badges."""
+        """Players who earned at least one of ``rule``'s badges (remembered per rule, so a
+        slider change evaluates only the rule it changed)."""
+        if rule in self._cache:
+            return self._cache[rule]
         batch, table, ordered, features = self._prepared
         first = batch._first_plays(rule, features, ordered, len(table.games))
-        return int(len(np.unique(ordered.player_a[first])))
+        self._cache[rule] = int(len(np.unique(ordered.player_a[first])))
+        return self._cache[rule]
 
     def rates(self, rules: Iterable[BadgeRule]) -> pd.DataFrame:
         """One row per rule: rule, parameter, threshold, players awarded, share of players."""
