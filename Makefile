@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and notebooks never touch real AWS; an inherited endpoint would be ignored anyway.
 export STREAMSIM_ENDPOINT_URL ?=
 
-.PHONY: setup run test lint format lab report bench faults walkthrough serve clean
+.PHONY: setup run test lint format lab report bench faults walkthrough serve clean browser
 
 setup: $(STAMP)
 
@@ -27,7 +27,8 @@ walkthrough: setup
 serve: setup
 	$(BIN)/streamsim serve
 
-test: setup lint
+# In CI (CI=true) the browser test must run: install Debian's chromium first. Locally it skips.
+test: setup lint $(if $(filter true,$(CI)),browser)
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -40,10 +41,14 @@ format: setup
 	$(BIN)/ruff check --fix streamsim tests benchmarks
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks --allow-root
 
 report: setup
 	$(BIN)/streamsim report
+
+## Headless Chromium for the report's browser test (tests/test_report.py), from Debian.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -31,7 +31,8 @@ _saved: weakref.WeakSet[Figure] = weakref.WeakSet()
 
 def figure_title(fig: Figure) -> str:
     """The figure's suptitle, else its axes' titles joined; '' when there is none."""
-    sup = fig._suptitle.get_text() if fig._suptitle is not None else ""  # noqa: SLF001
+    suptitle = getattr(fig, "_suptitle", None)  # matplotlib keeps it private
+    sup = suptitle.get_text() if suptitle is not None else ""
     if sup.strip():
         return sup.strip()
     titles = [ax.get_title().strip() for ax in fig.axes if ax.get_title().strip()]

@@ -411,7 +411,7 @@ def recommendations(
 
 def _value(v: Any) -> str:
     if isinstance(v, Mapping):
-        inner = next(iter(v.values()), {})
+        inner: Any = next(iter(v.values()), {})
         dest = inner.get("Destination") if isinstance(inner, Mapping) else None
         return f"a queue ({str(dest).rsplit(':', 1)[-1]})" if dest else str(v)
     if isinstance(v, bool):

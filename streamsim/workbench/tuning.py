@@ -243,7 +243,9 @@ def population_rates(
 
     tables, sizes = [], {}
     for label, changes in populations.items():
-        habits = {k: Beta(*v) if isinstance(v, (list, tuple)) else v for k, v in changes.items()}
+        habits: dict[str, Any] = {
+            k: Beta(*v) if isinstance(v, (list, tuple)) else v for k, v in changes.items()
+        }
         config = PopulationConfig(players=players, days=days, seed=seed, **habits)
         plays = Population.generate(config).plays_frame()
         active = int(plays["player_id"].nunique())
