@@ -439,9 +439,12 @@ def delay_table(runs: Mapping[str, Run], delayed_after_seconds: float = 60.0) ->
 
 
 def _words(seconds: float) -> str:
-    from streamsim.workbench.findings import duration_words
-
-    return duration_words(seconds)
+    """'1 minute', '30 seconds', '2 hours' (findings.duration_words, without importing it)."""
+    for size, unit in ((86_400.0, "day"), (3600.0, "hour"), (60.0, "minute"), (1.0, "second")):
+        if seconds >= size or unit == "second":
+            value = seconds / size
+            return f"{value:g} {unit}{'' if value == 1 else 's'}"
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def badge_check(run: Run) -> pd.DataFrame:
