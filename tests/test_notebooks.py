@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,11 @@ def test_markdown_cells_state_no_fixed_finding(notebook: Path) -> None:
     cells = json.loads(notebook.read_text())["cells"]
     prose = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown").lower()
     assert [p for p in FIXED_FINDINGS if p in prose] == []
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_free_prose_names_no_variables(notebook: Path) -> None:
+    # The report hides the code: a reader sees values, never `sweep_players` or `run_path`.
+    cells = json.loads(notebook.read_text())["cells"]
+    prose = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert re.findall(r"`[a-z]+_[a-z_]+`", prose) == []
