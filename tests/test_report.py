@@ -147,7 +147,8 @@ def test_offline_html_drops_every_network_script() -> None:
         '<head><script src="https://cdn.example/require.js"></script>'
         "<script>var local = 1;</script>"
         '<script type="module">const m = await import("https://cdn.example/m.mjs");</script>'
-        '<script type="module">const ok = 1;</script></head>'
+        '<script type="module">const ok = 1;</script>'
+        "<script>var src = 'https://unpkg.com/embed.js'; document.body.append(src);</script></head>"
     )
     out = offline_html(page)
     assert "https://" not in out

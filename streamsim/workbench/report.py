@@ -311,16 +311,15 @@ def export_html(nb: Any, out: Path, name: str) -> Path:
 
 
 _KERNEL_ENV = ("MPLBACKEND", "STREAMSIM_FIGURES_DIR", "STREAMSIM_FIGURES_PREFIX")
-#: Scripts nbconvert's template loads from a CDN (require.js, MathJax) or imports (mermaid):
-#: the pages use none of them, and a report must render offline.
-_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=[\"']https?://[^>]*>\s*</script>", re.I)
-_MODULE_SCRIPT = re.compile(r"<script type=\"module\">.*?</script>", re.S | re.I)
+#: Scripts nbconvert's template loads from a CDN (require.js, MathJax), imports (mermaid) or
+#: injects (the widgets' renderer from unpkg): the pages need none of them to show their text,
+#: tables and figures, and a report must render offline. A widget shows as its static output.
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 
 
 def offline_html(page: str) -> str:
-    """The page without scripts fetched from the network: it renders from the file alone."""
-    page = _REMOTE_SCRIPT.sub("", page)
-    return _MODULE_SCRIPT.sub(lambda m: "" if "https://" in m.group(0) else m.group(0), page)
+    """The page without scripts that fetch from the network: it renders from the file alone."""
+    return _SCRIPT.sub(lambda m: "" if re.search(r"https?://", m.group(0)) else m.group(0), page)
 
 
 def _forget_figures(directory: Path, prefix: str) -> None:
