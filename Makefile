@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and notebooks never touch real AWS; an inherited endpoint would be ignored anyway.
 export STREAMSIM_ENDPOINT_URL ?=
 
-.PHONY: setup run test lint format lab report bench faults walkthrough serve clean ministack
+.PHONY: setup run test lint format lab report bench faults walkthrough serve clean ministack browser
 
 ## MiniStack, the second backend: its own venv (it pins its own botocore), built on first use.
 MINISTACK_VENV    ?= .venv-ministack
@@ -32,7 +32,8 @@ walkthrough: setup
 serve: setup
 	$(BIN)/streamsim serve
 
-test: setup lint
+# In CI (CI=true) the browser test must run: install Debian's chromium first. Locally it skips.
+test: setup lint $(if $(filter true,$(CI)),browser)
 	@$(MAKE) --no-print-directory ministack || echo "streamsim: could not build the MiniStack venv: the MiniStack cross-check will be skipped"
 	$(BIN)/python -m pytest -q
 
@@ -53,10 +54,14 @@ format: setup
 	$(BIN)/ruff check --fix streamsim tests benchmarks
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks --allow-root
 
 report: setup
 	$(BIN)/streamsim report
+
+## Headless Chromium for the report's browser test (tests/test_report.py), from Debian.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then apt-get update && apt-get install -y chromium; fi
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; args=; case $$b in *bench_live*) args="$(LIVE_BENCH_ARGS)";; esac; $(BIN)/python $$b $$args || exit 1; done

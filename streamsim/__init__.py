@@ -25,6 +25,10 @@ __version__ = "0.1.0"
 _MODULES = {
     "analysis": "streamsim.workbench.analysis",
     "plots": "streamsim.workbench.plots",
+    "findings": "streamsim.workbench.findings",
+    "tuning": "streamsim.workbench.tuning",
+    "stakeholder": "streamsim.workbench.stakeholder",
+    "experiments": "streamsim.workbench.experiments",
 }
 
 _BADGES = "streamsim.game.badges"
@@ -35,6 +39,9 @@ _EXPORTS = {
     "PLAY_COLUMNS": "streamsim.game.plays",
     "load_run": "streamsim.workbench.runfolder",
     "run_pipeline": "streamsim.workbench.run",
+    "runs": "streamsim.workbench.runs",
+    "latest_run": "streamsim.workbench.runs",
+    "compare": "streamsim.workbench.runs",
     "RunConfig": "streamsim.workbench.runconfig",
     "simulate": "streamsim.workbench.virtual",
     "Scenario": "streamsim.workbench.virtual",

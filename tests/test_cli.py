@@ -95,3 +95,12 @@ def test_serve_prints_its_endpoint_and_serves_until_stopped() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
+
+
+def test_sweep_prints_progress(capsys) -> None:
+    from streamsim.workbench.cli import main as cli_main
+
+    assert cli_main(["sweep", "--grid", "batch_size=1,10", "--players", "3", "--days", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "sweep: 1/2 settings simulated" in captured.err
+    assert "sweep: 2/2 settings simulated" in captured.err

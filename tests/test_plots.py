@@ -271,13 +271,118 @@ def test_outcomes_and_delays_are_drawn_per_setting(failing: dict[str, Run]) -> N
     assert len(ax.patches) == 3 * 2  # processed, queued, lost for each setting
     assert ax.get_xlabel() == "plays (count)"
     ax = plots.plot_delays(failing)
-    assert len(ax.get_lines()) == 2
     assert ax.get_yscale() == "log"
-    assert ax.get_ylabel() == "write → processed or queued (s, virtual clock)"
+    assert ax.get_ylabel() == "write → processed or queued (virtual clock)"
     assert ax.get_xlabel() == "when the play was written, since the first write (s, virtual clock)"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     lost = table.loc["defaults", "lost"]
-    assert labels == [f"defaults ({52 - lost} done, {lost} lost)", "bounded (52 done)"]
+    assert labels == [
+        f"defaults: {52 - lost} handled",
+        f"defaults: {lost} lost",
+        "bounded: 52 handled",
+    ]
+
+
+def test_outcome_colours_mean_something_and_every_part_is_labelled(
+    failing: dict[str, Run],
+) -> None:
+    from matplotlib.colors import to_hex
+
+    table = analysis.failure_comparison(failing)
+    ax = plots.plot_outcomes(table)
+    legend = {
+        t.get_text(): to_hex(h.get_facecolor())
+        for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles, strict=True)
+    }
+    assert legend["lost"] == plots.OUTCOME_COLOURS["lost"] == "#d62728"  # red
+    assert legend["sent to the on-failure queue"] == plots.OUTCOME_COLOURS["sent_to_destination"]
+    # every non-zero part carries its count as an int, however small (a queue of one play)
+    wanted = sorted(str(int(v)) for c in plots.OUTCOME_LABELS for v in table[c] if v > 0)
+    assert sorted(t.get_text() for t in ax.texts) == wanted
+
+
+def test_lost_plays_are_drawn_in_red_on_their_own_line(failing: dict[str, Run]) -> None:
+    from matplotlib.colors import to_hex
+
+    ax = plots.plot_delays(failing)
+    lost = analysis.failure_comparison(failing).loc["defaults", "lost"]
+    reds = [c for c in ax.collections if to_hex(c.get_facecolor()[0]) == "#d62728"]
+    assert len(reds) == 1 and len(reds[0].get_offsets()) == lost
+    assert "lost" in [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_time_axes_speak_seconds_minutes_hours_days(failing: dict[str, Run]) -> None:
+    ax = plots.plot_delays(failing)
+    import re
+
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert "1 s" in ticks and "lost" in ticks
+    assert all(re.fullmatch(r"[0-9.]+ (ms|s|min|h|d)|lost", t) for t in ticks), ticks
+    schedule = plots.plot_retry_schedule(analysis.retry_schedule(failing["defaults"]))
+    waits = [t.get_text() for t in schedule.axes[0].get_yticklabels()]
+    assert "1 s" in waits and "1 min" in waits
+    assert all(re.fullmatch(r"[0-9.]+ (ms|s|min|h|d)", t) for t in waits), waits
+
+
+def test_retry_schedule_shows_increasing_intervals(failing: dict[str, Run]) -> None:
+    schedule = analysis.retry_schedule(failing["defaults"])
+    waits = schedule["wait_seconds"].to_numpy()
+    assert waits[2] > waits[1] > 0 and waits.max() == 300  # doubling, capped at 5 minutes
+    fig = plots.plot_retry_schedule(schedule)
+    left, right = fig.axes
+    assert len(left.patches) == len(schedule)
+    assert right.get_xscale() == "log"
+    assert "1 h" in [t.get_text() for t in right.get_xticklabels()]
+    assert fig._suptitle.get_text().startswith(f"Retry schedule: {len(schedule)} attempts")
+
+
+def test_settings_table_shows_each_differing_setting_in_full() -> None:
+    arn = "arn:aws:sqs:eu-central-1:000000000000:a-rather-long-queue-name-for-failures"
+    table = analysis.settings_table(
+        {
+            "defaults": {},
+            "queue": {
+                "MaximumRetryAttempts": 2,
+                "DestinationConfig": {"OnFailure": {"Destination": arn}},
+            },
+            "retries": {"MaximumRetryAttempts": 2},
+        }
+    )
+    assert list(table.columns) == [
+        "DestinationConfig.OnFailure.Destination",
+        "MaximumRetryAttempts",
+    ]
+    assert table.loc["queue", "DestinationConfig.OnFailure.Destination"] == arn  # never cut
+    assert table.loc["defaults", "MaximumRetryAttempts"] == "—"
+
+
+def test_delay_table_counts_are_ints_and_the_worst_case_names_losses(
+    failing: dict[str, Run],
+) -> None:
+    table = analysis.delay_table(failing)
+    for column in ("plays", "processed", "lost", "invocations", "sent to the on-failure queue"):
+        assert str(table[column].dtype).startswith("int"), column
+    lost = table.loc["defaults", "lost"]
+    assert table.loc["defaults", "worst case"] == f"{lost} play(s) lost"
+    assert (
+        table.loc["bounded", "worst case"] == table.loc["bounded", "longest delay (handled plays)"]
+    )
+
+
+def test_unearnable_badges_are_labelled_not_zero() -> None:
+    from streamsim.workbench import findings
+
+    table = pd.DataFrame(
+        {
+            "rule": ["DailyStreak", "Comeback"],
+            "parameter": ["days", "days_away"],
+            "threshold": [10, 30],
+            "share_of_players": [0.05, 0.0],
+        }
+    )
+    ax = plots.plot_badge_shares(findings.label_badges(table, 14))
+    texts = [t.get_text() for t in ax.texts]
+    assert "cannot be earned in a 14-day window" in texts and "5%" in texts
 
 
 def test_time_units_and_durations_read_as_a_person_would() -> None:

@@ -367,3 +367,131 @@ def _write_to_done(run: Run, timeline: pd.DataFrame | None = None) -> pd.Series:
     at = finished.drop_duplicates("sequence_number").set_index("sequence_number")["at"]
     done_at = timeline["sequence_number"].map(at)
     return (done_at - timeline["written_at"]).dropna().astype(float)
+
+
+# ---- tables for the workbench (issue 12): schedules, settings, delays with the lost included ----
+
+
+def retry_schedule(run: Run) -> pd.DataFrame:
+    """The longest-retried batch's attempts: attempt, seconds since its first attempt, the wait
+    before each attempt (seconds, the run's clock). Empty when nothing was retried."""
+    attempts = run.attempts
+    if attempts.empty:
+        return pd.DataFrame(columns=["attempt", "since_first_seconds", "wait_seconds"])
+    counts = attempts.groupby("batch_id")["attempt"].max()
+    batch = attempts[attempts["batch_id"] == counts.idxmax()].sort_values("attempt")
+    out = pd.DataFrame(
+        {
+            "attempt": batch["attempt"].astype(int).to_numpy(),
+            "since_first_seconds": (batch["invoked_at"] - batch["invoked_at"].min()).to_numpy(),
+            "wait_seconds": batch["backoff_seconds"].astype(float).to_numpy(),
+        }
+    )
+    out.attrs["clock"] = clock_label(run)
+    return out
+
+
+def settings_table(settings: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per named setting set, one column per setting that differs between them (AWS
+    names, values in full: never a JSON string cut mid-word); '—' where AWS's default applies."""
+    flat = {name: _flatten(values) for name, values in settings.items()}
+    columns = sorted({k for values in flat.values() for k in values})
+    differ = [c for c in columns if len({repr(v.get(c)) for v in flat.values()}) > 1]
+    return pd.DataFrame(
+        [{c: flat[name].get(c, "—") for c in differ} for name in flat],
+        index=pd.Index(list(flat), name="settings"),
+    )
+
+
+def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            out[name] = ", ".join(map(str, value))
+        else:
+            out[name] = value
+    return out
+
+
+def delay_table(runs: Mapping[str, Run], delayed_after_seconds: float = 60.0) -> pd.DataFrame:
+    """Per named run, what a reader needs about delays, lost plays included: counts as ints,
+    delays in words; the *worst case* column says 'lost' when a play was lost, so a harmless
+    longest delay never hides a loss."""
+    base = failure_comparison(runs, delayed_after_seconds)
+    out = pd.DataFrame(index=base.index)
+    out["plays"] = base["plays"].astype(int)
+    out["processed"] = base["processed"].astype(int)
+    out["sent to the on-failure queue"] = base["sent_to_destination"].astype(int)
+    out["lost"] = base["lost"].astype(int)
+    delayed = f"delayed > {delayed_after_seconds:g} s"
+    out[f"delayed more than {_words(delayed_after_seconds)}"] = base[delayed].astype(int)
+    out["longest delay (handled plays)"] = base["max_delay"]
+    out["worst case"] = [
+        f"{lost} play(s) lost" if lost else delay
+        for lost, delay in zip(base["lost"], base["max_delay"], strict=True)
+    ]
+    out["longest retried batch"] = base["longest_retried_batch"]
+    out["invocations"] = base["invocations"].astype(int)
+    return out
+
+
+def _words(seconds: float) -> str:
+    """'1 minute', '30 seconds', '2 hours' (findings.duration_words, without importing it)."""
+    for size, unit in ((86_400.0, "day"), (3600.0, "hour"), (60.0, "minute"), (1.0, "second")):
+        if seconds >= size or unit == "second":
+            value = seconds / size
+            return f"{value:g} {unit}{'' if value == 1 else 's'}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def badge_check(run: Run) -> pd.DataFrame:
+    """The run's stored badges against ``evaluate_batch`` on the plays it processed, with the
+    rules it used: one row per badge, ``awarded by`` 'both', 'live handler only' or 'batch
+    evaluator only'."""
+    from streamsim.game.badges import evaluate_batch, rule_from_spec
+
+    used = tuple(rule_from_spec(spec["rule"], spec["params"]) for spec in run.config["rules"])
+    timeline = play_timeline(run)
+    processed = timeline.loc[timeline["disposition"] == "processed", list(_PLAY_COLUMNS)]
+    expected = evaluate_batch(processed, used)
+    keys = ["player_id", "badge_id", "play_id", "rule"]
+    where = {"both": "both", "left_only": "live handler only", "right_only": "batch evaluator only"}
+    compared = run.achievements[keys].merge(
+        expected[keys], on=keys, how="outer", indicator="awarded by"
+    )
+    compared["awarded by"] = compared["awarded by"].map(where).astype(str)
+    compared.attrs["processed"] = len(processed)
+    return compared
+
+
+def walkthrough_schedule(retries: pd.DataFrame) -> pd.DataFrame:
+    """The walkthrough's retry timeline (``hours_after_write``, ``waited_seconds``) as a retry
+    schedule for ``plots.plot_retry_schedule``."""
+    hours = retries["hours_after_write"].astype(float)
+    out = pd.DataFrame(
+        {
+            "attempt": np.arange(1, len(retries) + 1),
+            "since_first_seconds": ((hours - hours.min()) * 3600).to_numpy(),
+            "wait_seconds": retries["waited_seconds"].astype(float).to_numpy(),
+        }
+    )
+    out.attrs["clock"] = "virtual clock"
+    return out
+
+
+def projection_table(run: Run, propagation_seconds: float) -> pd.DataFrame:
+    """write → processed p50/p95/p99 measured here and projected to AWS (s, 3 decimals)."""
+    projected = project_to_aws(run, propagation_seconds)["projected_write_to_processed"]
+    measured = latency_percentiles(run).loc["write_to_processed", ["p50", "p95", "p99"]]
+    return pd.DataFrame(
+        {
+            f"measured here ({clock_label(run)})": measured.to_numpy(),
+            f"projected to AWS (assumed {propagation_seconds:g} s propagation)": [
+                projected.quantile(q) for q in (0.5, 0.95, 0.99)
+            ],
+        },
+        index=["p50 (s)", "p95 (s)", "p99 (s)"],
+    ).round(3)

@@ -207,9 +207,13 @@ def _sweep(args: argparse.Namespace) -> int:
     from streamsim.workbench.sweep import parse_grid, sweep
     from streamsim.workbench.virtual import Scenario
 
+    def progress(done: int, total: int) -> None:
+        print(f"sweep: {done}/{total} settings simulated", file=sys.stderr, flush=True)
+
     table = sweep(
         parse_grid(args.grid),
         Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed),
+        progress=progress,
     )
     with pd.option_context("display.width", 160, "display.max_columns", 30):
         print(table.round(3).to_string(index=False))

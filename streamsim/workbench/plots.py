@@ -133,6 +133,7 @@ def plot_cdf(
         ax.step(x, y, where="post", label=f"{label} (n={len(x)})")
     if log:
         ax.set_xscale("log")
+        human_time_axis(ax, "x")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("plays at or below (%)")
     ax.set_ylim(0, 101)
@@ -334,11 +335,15 @@ def plot_badge_rates(
     return ax
 
 
-def plot_badge_shares(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def plot_badge_shares(
+    table: pd.DataFrame, *, ax: Axes | None = None, title: str | None = None
+) -> Axes:
     """Share of players who earned each badge (horizontal bars, %), from ``badge_rate_table``;
-    a ``label`` column, if present, names the bars (plain words for a report)."""
+    a ``label`` column, if present, names the bars (plain words for a report). Rows with
+    ``earnable`` False (``findings.label_badges``) are drawn as hatched, empty bars saying
+    why, never as 0%."""
     table = table.sort_values("share_of_players")
-    ax = ax or _axes(figsize=(8, 0.45 * max(len(table), 2) + 1.2))
+    ax = ax or _axes(figsize=(9, 0.45 * max(len(table), 2) + 1.2))
     labels = [
         str(row.label)
         if "label" in table.columns
@@ -347,62 +352,195 @@ def plot_badge_shares(table: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
         else str(row.rule)
         for row in table.itertuples()
     ]
-    bars = ax.barh(labels, table["share_of_players"] * 100)
-    ax.bar_label(bars, fmt="%.0f%%", padding=3, fontsize="small")
+    earnable = table["earnable"] if "earnable" in table else pd.Series(True, index=table.index)
+    shares = table["share_of_players"] * 100
+    bars = ax.barh(labels, shares.where(earnable, 0), color="#4c72b0")
+    texts = [
+        (str(row.share) if "share" in table.columns else f"{row.share_of_players:.0%}")
+        for row in table.itertuples()
+    ]
+    ax.bar_label(bars, labels=texts, padding=3, fontsize="small")
     ax.set_xlabel("players who earned it (% of players)")
-    ax.set_xlim(0, 105)
-    ax.set_title("Who earns which badge")
+    ax.set_xlim(0, 130)
+    ax.set_xticks(range(0, 101, 20))
+    ax.set_title(title or "Who earns which badge")
     ax.grid(True, axis="x", alpha=0.3)
     return ax
 
 
 def plot_outcomes(table: pd.DataFrame, *, ax: Axes | None = None, title: str = "") -> Axes:
-    """Where the plays ended, per setting: processed, sent to the destination, lost (stacked
-    bars, from ``failure_comparison``)."""
-    parts = {"processed": "processed", "sent_to_destination": "sent to the queue", "lost": "lost"}
-    ax = ax or _axes(figsize=(8, 0.45 * max(len(table), 2) + 1.5))
+    """Where the plays ended, per setting: processed (green), sent to the on-failure queue
+    (amber), lost (red), stacked bars from ``failure_comparison``; every non-zero part is labelled
+    with its count, so a queue of one play is as visible as a thousand processed."""
+    ax = ax or _axes(figsize=(9, 0.5 * max(len(table), 2) + 1.6))
     left = np.zeros(len(table))
     labels = [str(name) for name in table.index]
-    for column, label in parts.items():
+    total = float(table[list(OUTCOME_LABELS)].sum(axis=1).max() or 1)
+    for column, label in OUTCOME_LABELS.items():
         values = table[column].to_numpy(dtype=float)
-        ax.barh(labels, values, left=left, label=label)
+        bars = ax.barh(labels, values, left=left, label=label, color=OUTCOME_COLOURS[column])
+        for bar, value, start in zip(bars, values, left, strict=True):
+            if value <= 0:
+                continue
+            wide = value / total > 0.12
+            ax.annotate(
+                f"{int(value)}",
+                (start + (value / 2 if wide else value), bar.get_y() + bar.get_height() / 2),
+                xytext=(0 if wide else 3, 0 if wide else 6 * (list(OUTCOME_LABELS).index(column))),
+                textcoords="offset points",
+                ha="center" if wide else "left",
+                va="center",
+                fontsize="small",
+                color="white" if wide else OUTCOME_COLOURS[column],
+                fontweight="bold",
+            )
         left += values
     ax.invert_yaxis()
+    ax.set_xlim(0, total * 1.15)
     ax.set_xlabel("plays (count)")
     clock = " / ".join(sorted(set(table["clock"]))) if "clock" in table else ""
-    ax.set_title(title or f"Where the plays ended ({clock})")
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3)
+    ax.set_title(title or f"Where the plays ended, per setting ({clock})")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
     ax.grid(True, axis="x", alpha=0.3)
     return ax
 
 
-def plot_delays(runs: Mapping[str, Run], *, ax: Axes | None = None) -> Axes:
-    """Each play's write → done delay against when it was written, one marker series per run;
-    the y axis is logarithmic (delays span tenths of a second to a day)."""
-    ax = ax or _axes()
+def plot_delays(
+    runs: Mapping[str, Run], *, ax: Axes | None = None, title: str | None = None
+) -> Axes:
+    """Each play's write → done delay against when it was written, one marker series per run
+    (semi-transparent, so crowded points show as darker); lost plays are drawn in red on a
+    'lost' line above the rest, so the worst case is never left out. The delay axis is
+    logarithmic with human ticks (1 s, 1 min, 1 h, 1 d)."""
+    ax = ax or _axes(figsize=(9, 4.5))
     clocks = set()
     series = []
     for name, run in runs.items():
         timeline = play_timeline(run)
         done = _write_to_done(run, timeline)
-        written = timeline.loc[done.index, "written_at"].astype(float)
-        missing = len(timeline) - len(done)
-        label = f"{name} ({len(done)} done" + (f", {missing} lost)" if missing else ")")
-        series.append((label, written - float(timeline["written_at"].min()), done))
+        written = timeline["written_at"].astype(float) - float(timeline["written_at"].min())
+        lost = written.drop(index=done.index)
+        series.append((name, written.loc[done.index], done, lost))
         clocks.add(clock_label(run))
-    largest = max((float(w.max()) for _, w, _ in series if len(w)), default=0.0)
-    scale, unit = time_unit(largest)
-    for name, written, done in series:
-        ax.plot(written / scale, done.clip(lower=1e-3), ".", ms=4, label=name)
+    largest_x = max((float(w.max()) for _, w, _, _ in series if len(w)), default=0.0)
+    largest_y = max((float(d.max()) for _, _, d, _ in series if len(d)), default=1.0)
+    lost_level = max(largest_y, 1.0) * 4
+    scale, unit = time_unit(largest_x)
+    markers = ("o", "s", "^", "D")
+    for i, (name, written, done, lost) in enumerate(series):
+        ax.scatter(
+            written / scale,
+            done.clip(lower=1e-3),
+            s=10,
+            alpha=0.45,
+            marker=markers[i % len(markers)],
+            label=f"{name}: {len(done)} handled",
+            linewidths=0,
+        )
+        if len(lost):
+            ax.scatter(
+                lost / scale,
+                np.full(len(lost), lost_level),
+                s=30,
+                marker="x",
+                color=OUTCOME_COLOURS["lost"],
+                label=f"{name}: {len(lost)} lost",
+            )
     clock = " / ".join(sorted(clocks))
     ax.set_yscale("log")
+    human_time_axis(ax, "y", extra={lost_level: "lost"})
     ax.set_xlabel(f"when the play was written, since the first write ({unit}, {clock})")
-    ax.set_ylabel(f"write → processed or queued (s, {clock})")
-    ax.set_title("How long each play waited")
+    ax.set_ylabel(f"write → processed or queued ({clock})")
+    ax.set_title(title or "How long each play waited, per setting")
     ax.grid(True, alpha=0.3)
     if series:
-        ax.legend(fontsize="small")
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
+
+
+#: Where a play ended, in words and in colour (lost is red, everywhere).
+OUTCOME_LABELS = {
+    "processed": "processed",
+    "sent_to_destination": "sent to the on-failure queue",
+    "lost": "lost",
+}
+OUTCOME_COLOURS = {
+    "processed": "#5b9a68",
+    "sent_to_destination": "#e3a21a",
+    "lost": "#d62728",
+    "filtered": "#9e9e9e",
+}
+
+#: Ticks for a logarithmic time axis: seconds, minutes, hours, days.
+HUMAN_TICKS: tuple[tuple[float, str], ...] = (
+    (0.001, "1 ms"),
+    (0.01, "10 ms"),
+    (0.1, "0.1 s"),
+    (1.0, "1 s"),
+    (10.0, "10 s"),
+    (60.0, "1 min"),
+    (600.0, "10 min"),
+    (3600.0, "1 h"),
+    (6 * 3600.0, "6 h"),
+    (86_400.0, "1 d"),
+    (7 * 86_400.0, "7 d"),
+)
+
+
+def human_time_axis(ax: Axes, axis: str = "x", extra: Mapping[float, str] | None = None) -> None:
+    """Label a logarithmic seconds axis in human units (1 s, 1 min, 1 h, 1 d), not 10⁻¹..10⁵;
+    ``extra`` adds named ticks (e.g. the 'lost' line)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    ticks = {v: t for v, t in HUMAN_TICKS if low / 1.01 <= v <= high * 1.01}
+    if len(ticks) < 2:  # a narrow range: its ends, in words
+        ticks = {low: _seconds_text(low), high: _seconds_text(high)}
+    for value in extra or {}:  # a named tick stands alone
+        ticks = {v: t for v, t in ticks.items() if not value / 3 < v < value * 3}
+    ticks.update(extra or {})
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(FixedLocator(sorted(ticks)))
+    target.set_major_formatter(lambda v, _pos: ticks.get(v, _seconds_text(v)))
+    target.set_minor_locator(NullLocator())
+
+
+def _seconds_text(seconds: float) -> str:
+    for size, unit in ((86_400.0, "d"), (3600.0, "h"), (60.0, "min"), (1.0, "s")):
+        if seconds >= size:
+            return f"{seconds / size:.2g} {unit}"
+    return f"{seconds * 1000:.2g} ms"
+
+
+def plot_retry_schedule(schedule: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """The retry schedule so its increasing intervals show: left, the wait before each attempt
+    against the attempt number; right, each attempt against the time since the first one, on
+    a logarithmic time axis (a day of retries and its first seconds both readable).
+
+    ``schedule`` has ``attempt``, ``since_first_seconds`` and ``wait_seconds`` (see
+    ``analysis.retry_schedule``)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
+    left.bar(schedule["attempt"], schedule["wait_seconds"].clip(lower=1e-3), color="#4c72b0")
+    left.set_yscale("log")
+    human_time_axis(left, "y")
+    left.set_xlabel("attempt (count)")
+    left.set_ylabel("wait before the attempt")
+    left.set_title("Wait before each attempt")
+    since = schedule["since_first_seconds"].clip(lower=0.1)
+    right.step(since, schedule["attempt"], where="post", marker="o", ms=3, color="#4c72b0")
+    right.set_xscale("log")
+    human_time_axis(right, "x")
+    right.set_xlabel("time since the first attempt (log scale)")
+    right.set_ylabel("attempt (count)")
+    right.set_title("Attempts over time")
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    clock = clock_label(schedule)
+    fig.suptitle(
+        title or f"Retry schedule: {len(schedule)} attempts of one failing batch ({clock})"
+    )
+    fig.tight_layout()
+    return fig
 
 
 def time_unit(seconds: float) -> tuple[float, str]:

@@ -12,6 +12,7 @@ import argparse
 import html
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -26,8 +27,12 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 DEFAULT_OUT = ROOT / "reports"
 KERNEL = "python3"
-#: The kernel draws figures inline (as PNG outputs) even if the caller's backend is Agg.
-INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+#: The kernel draws figures inline (as PNG outputs) even if the caller's backend is Agg, and
+#: saves each as PNG and SVG in ``<out>/figures/`` (streamsim.workbench.figbackend).
+INLINE_BACKEND = "module://streamsim.workbench.figbackend"
+#: The kernel's own log (e.g. "Kernel is running over TCP without encryption": it listens on
+#: loopback only; an interrupt at shutdown) is not news for a report reader: silenced.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 #: Report-sized parameters per notebook: bigger than the tests', the whole report in a few
 #: minutes on a 2-core machine. A notebook missing here runs with its own defaults.
@@ -64,7 +69,13 @@ SMALL: dict[str, dict[str, Any]] = {
         "poison_rate": 0.006,
         "quiet_rate": 0.05,
     },
-    "04_badge_tuning": {"players": 200, "days": 14, "live_players": 4, "live_days": 3},
+    "04_badge_tuning": {
+        "players": 200,
+        "days": 14,
+        "live_players": 4,
+        "live_days": 3,
+        "tuning_players": 200,
+    },
     "05_stakeholder_report": {
         "players": 4,
         "days": 3,
@@ -108,6 +119,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only this notebook (its name, file name or a unique prefix such as 03); repeatable",
     )
     parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a notebook parameter (VALUE as JSON, else text), e.g. -p players=50; "
+        "applies to every chosen notebook that has it; repeatable",
+    )
+    parser.add_argument(
         "--small",
         action="store_true",
         help="use the test suite's small parameters (fast; tests/test_notebooks.py SMALL)",
@@ -117,7 +137,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Run, export and index the chosen notebooks; 0 if all ran, 1 if any failed."""
     notebooks = select_notebooks(args.only)
-    parameters = SMALL if args.small else REPORT
+    parameters = apply_overrides(
+        SMALL if args.small else REPORT, parse_parameters(args.parameter or []), notebooks
+    )
     out = Path(args.out) if args.out else DEFAULT_OUT
     out.mkdir(parents=True, exist_ok=True)
     size = "small (test)" if args.small else "report"
@@ -138,6 +160,64 @@ def main(args: argparse.Namespace) -> int:
         f"index: {index}  ({total:.0f} s in all{', FAILED: ' + ', '.join(failed) if failed else ''})"
     )
     return 1 if failed else 0
+
+
+def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
+    """``["players=50", "name=typical"]`` → ``{"players": 50, "name": "typical"}`` (JSON values,
+    else text); ConfigError names a malformed item."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ConfigError(f"report parameter {item!r} must look like name=value")
+        try:
+            out[name] = json.loads(text)
+        except ValueError:
+            out[name] = text
+    return out
+
+
+def notebook_parameters(notebook: Path) -> set[str]:
+    """The names a notebook's papermill ``parameters`` cell assigns."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    for cell in nb.cells:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse(cell.source)
+            return {
+                t.id
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                for t in node.targets
+                if isinstance(t, ast.Name)
+            }
+    return set()
+
+
+def apply_overrides(
+    base: dict[str, dict[str, Any]], overrides: dict[str, Any], notebooks: Sequence[Path]
+) -> dict[str, dict[str, Any]]:
+    """``base`` with ``overrides`` set in every chosen notebook that has the parameter; a name
+    no chosen notebook has is refused (papermill would inject it silently)."""
+    out = {k: dict(v) for k, v in base.items()}
+    used: set[str] = set()
+    for notebook in notebooks:
+        names = notebook_parameters(notebook)
+        for name, value in overrides.items():
+            if name in names:
+                out.setdefault(notebook.stem, {})[name] = value
+                used.add(name)
+    unknown = sorted(set(overrides) - used)
+    if unknown:
+        chosen = ", ".join(nb.stem for nb in notebooks)
+        raise ConfigError(
+            f"no chosen notebook ({chosen}) has the parameter(s) {', '.join(unknown)}"
+        )
+    return out
 
 
 def select_notebooks(names: Sequence[str] | None, directory: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -174,8 +254,16 @@ def build(notebook: Path, parameters: dict[str, Any], out: Path) -> Built:
     executed = executed_dir / notebook.name
     result = Built(notebook.stem, notebook_title(notebook), parameters, 0.0, executed=executed)
     started = time.monotonic()
-    previous = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = INLINE_BACKEND  # the kernel inherits it: figures become PNGs
+    saved = {k: os.environ.get(k) for k in _KERNEL_ENV}
+    # The kernel inherits these: figures become PNGs in the page and files in out/figures/.
+    os.environ.update(
+        {
+            "MPLBACKEND": INLINE_BACKEND,
+            "STREAMSIM_FIGURES_DIR": str(out / "figures"),
+            "STREAMSIM_FIGURES_PREFIX": notebook.stem,
+        }
+    )
+    _forget_figures(out / "figures", notebook.stem)
     try:
         papermill.execute_notebook(
             str(notebook),
@@ -184,6 +272,7 @@ def build(notebook: Path, parameters: dict[str, Any], out: Path) -> Built:
             kernel_name=KERNEL,
             cwd=str(executed_dir),
             progress_bar=False,
+            extra_arguments=KERNEL_ARGUMENTS,
         )
     except PapermillExecutionError as exc:
         result.error = (
@@ -192,10 +281,11 @@ def build(notebook: Path, parameters: dict[str, Any], out: Path) -> Built:
     except Exception as exc:  # noqa: BLE001 - a kernel that dies or a bad notebook: report, go on
         result.error = f"{type(exc).__name__}: {_first_line(str(exc))}"
     finally:
-        if previous is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = previous
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     result.seconds = time.monotonic() - started
     if result.error is None:
         result.html = export_html(nbformat.read(str(executed), as_version=4), out, notebook.stem)
@@ -216,8 +306,33 @@ def export_html(nb: Any, out: Path, name: str) -> Path:
     )
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _title(nb, name)}})
     path = out / f"{name}.html"
-    path.write_text(body, encoding="utf-8")
+    path.write_text(offline_html(body), encoding="utf-8")
     return path
+
+
+_KERNEL_ENV = ("MPLBACKEND", "STREAMSIM_FIGURES_DIR", "STREAMSIM_FIGURES_PREFIX")
+#: Scripts nbconvert's template loads from a CDN (require.js, MathJax), imports (mermaid) or
+#: injects (the widgets' renderer from unpkg): the pages need none of them to show their text,
+#: tables and figures, and a report must render offline. A widget shows as its static output.
+_SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
+
+
+def offline_html(page: str) -> str:
+    """The page without scripts that fetch from the network: it renders from the file alone."""
+    return _SCRIPT.sub(lambda m: "" if re.search(r"https?://", m.group(0)) else m.group(0), page)
+
+
+def _forget_figures(directory: Path, prefix: str) -> None:
+    """Remove a notebook's figures from an earlier report, so numbering starts afresh."""
+    index_file = directory / "figures.json"
+    if not index_file.is_file():
+        return
+    entries = json.loads(index_file.read_text())
+    for entry in entries:
+        if entry.get("notebook") == prefix:
+            for name in entry.get("files", []):
+                (directory / name).unlink(missing_ok=True)
+    index_file.write_text(json.dumps([e for e in entries if e.get("notebook") != prefix], indent=1))
 
 
 def write_index(out: Path, built: Sequence[Built], size: str) -> Path:

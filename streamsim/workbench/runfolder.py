@@ -96,8 +96,13 @@ def save_run(
 
 
 def load_run(path: str | Path) -> Run:
-    """Load a run folder; RunFolderError names a missing, partial or corrupted part."""
-    folder = Path(path)
+    """Load a run folder; RunFolderError names a missing, partial or corrupted part.
+
+    A relative path resolves from the project root too (a notebook's kernel starts in
+    ``notebooks/``); tables are checked against ``runschema.SCHEMA`` (docs/run-folder.md)."""
+    from streamsim.workbench.runschema import check_table, resolve_run_path
+
+    folder = resolve_run_path(path)
     if not folder.is_dir():
         raise RunFolderError(f"run folder {folder} does not exist")
     parts: dict[str, Any] = {}
@@ -123,6 +128,7 @@ def load_run(path: str | Path) -> Run:
         missing = set(columns) - set(frame.columns)
         if missing:
             raise RunFolderError(f"{file} is missing columns {sorted(missing)}")
+        check_table(name, frame, str(file))
         tables[name] = frame
     destination: list[dict[str, Any]] = []
     dest_file = folder / "destination.json"
