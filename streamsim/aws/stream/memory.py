@@ -77,7 +77,10 @@ class InMemoryStream:
         view_type: str = "NEW_AND_OLD_IMAGES",
         region: str = "eu-central-1",
         account: str = "123456789012",
+        partition_key: str | None = None,
     ) -> None:
+        """``partition_key``: route writes by that key attribute alone, as DynamoDB places an
+        item in a partition (and so a shard) by its partition key's hash; default: the whole key."""
         self.table_name = table_name
         self.view_type = view_type
         self._clock = clock
@@ -91,6 +94,7 @@ class InMemoryStream:
             self._new_shard(None)
         self.calls: list[str] = []
         self._region = region
+        self._partition_key = partition_key
         self._event_salt = uuid.uuid4().hex[:16]
         #: Open shards, in order, for routing writes (None: recompute after a split or close).
         self._open: list[_Shard] | None = None
@@ -119,7 +123,12 @@ class InMemoryStream:
         if self._open is None:
             self._open = [s for s in self._shards.values() if s.ending_seq is None]
         open_shards = self._open
-        shard = open_shards[zlib.crc32(keys_json(keys).encode()) % len(open_shards)]
+        routed = (
+            keys
+            if self._partition_key is None
+            else {self._partition_key: keys[self._partition_key]}
+        )
+        shard = open_shards[zlib.crc32(keys_json(routed).encode()) % len(open_shards)]
         when = self._clock() if at is None else at
         if shard.times and when < shard.times[-1]:
             raise ValueError("writes must come in time order")
@@ -158,6 +167,19 @@ class InMemoryStream:
         shard.ending_seq = next(self._seq)
         self._open = None
         return self._new_shard(shard_id).shard_id, self._new_shard(shard_id).shard_id
+
+    def roll_shard(self, shard_id: str) -> str:
+        """Close a shard and open one child in its place (a periodic rollover; users report about
+        every 4 hours, AWS does not document it). Returns the child's id."""
+        shard = self._shard(shard_id)
+        if shard.ending_seq is not None:
+            raise ValueError(f"shard {shard_id} is already closed")
+        if self._open is None:
+            self._open = [s for s in self._shards.values() if s.ending_seq is None]
+        shard.ending_seq = next(self._seq)
+        child = self._new_shard(shard_id)
+        self._open[self._open.index(shard)] = child  # keys keep their slot
+        return child.shard_id
 
     def close_shard(self, shard_id: str) -> None:
         """Close a shard without children (e.g. the stream is being disabled)."""
