@@ -155,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
             "streamsim.workbench.policy",
             "print the least-privilege IAM policy for a mapping and the badge handler",
         ),
+        (
+            "scale",
+            "streamsim.workbench.scale.command",
+            "a production-sized what-if run on the virtual clock (shards, throttling, cost)",
+        ),
     ):
         command = sub.add_parser(name, help=help_text)
         _module_command(command, module)

@@ -65,6 +65,9 @@ class ScaleScenario:
     #: Write partitions and throttling (off: writes land when sent).
     throttling: bool = True
     drain_seconds: float = 2 * 86_400.0
+    #: Write each play with its own clock event instead of in blocks (the per-record path, for
+    #: the equivalence test and the benchmark's ratio).
+    per_record_writes: bool = False
 
     def __post_init__(self) -> None:
         require_positive("rate", self.rate, "plays per second")
@@ -242,12 +245,13 @@ def simulate_scale(
             progress(now - start, total)
 
     trigger.start()
+    writer = (
+        _per_record_writer(clock, stream, written, items, before_block)
+        if scenario.per_record_writes
+        else write_ahead(clock, stream, written, items, before_block=before_block)
+    )
     with trigger.invoker.output.installed():
-        clock.run(
-            until=clock.env.process(
-                write_ahead(clock, stream, written, items, before_block=before_block)
-            )
-        )
+        clock.run(until=clock.env.process(writer))
     drained = trigger.run_until_drained(scenario.drain_seconds)
     if progress is not None:
         progress(total, total)
@@ -298,6 +302,21 @@ def simulate_scale(
     run.summary.update(summary)
     cost = _cost(scenario, summary)
     return ScaleResult(run, metrics, summary, cost)
+
+
+def _per_record_writer(
+    clock: Clock,
+    stream: InMemoryStream,
+    times: np.ndarray,
+    items: list[dict[str, Any]],
+    before_block: Callable[[float], None],
+) -> Generator[Any, Any, None]:
+    """One clock event per play, written when the clock reaches its time (today's path)."""
+    for when, item in zip(times.tolist(), items, strict=True):
+        if when > clock.now():
+            yield clock.sleep(when - clock.now())
+        before_block(clock.now())
+        stream.write({"player_id": item["player_id"], "play_key": item["play_key"]}, item, at=when)
 
 
 def _items(plays: pd.DataFrame, sent: np.ndarray) -> list[dict[str, Any]]:
