@@ -187,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
             "streamsim.workbench.remote",
             "read a deployed stack's deliveries, on-failure queue and IteratorAge into a run folder",
         ),
+        (
+            "scale",
+            "streamsim.workbench.scale.command",
+            "a production-sized what-if run on the virtual clock (shards, throttling, cost)",
+        ),
     ):
         command = sub.add_parser(name, help=help_text)
         _module_command(command, module)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,7 +27,6 @@ from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
 from streamsim.clock import VirtualClock
 from streamsim.errors import ConfigError
 from streamsim.game.badges import DEFAULT_RULES, BadgeRule, evaluate_batch
-from streamsim.game.playstore import play_to_item
 from streamsim.validation import (
     require_int,
     require_positive,
@@ -36,6 +34,7 @@ from streamsim.validation import (
     require_seconds,
 )
 from streamsim.workbench.runfolder import Run
+from streamsim.workbench.scale.writer import play_items, play_keys, write_ahead
 from streamsim.workbench.traffic import Population, PopulationConfig, poisson_schedule
 
 
@@ -150,30 +149,23 @@ def simulate(scenario: Scenario) -> Run:
     )
     if scenario.disabled_for_seconds:
         trigger.disable_for(scenario.disabled_for_seconds, after=scenario.disabled_from_seconds)
-    written: list[dict[str, Any]] = []
     start = clock.now()
-
-    def write_one(row: dict[str, Any], item: dict[str, Any]) -> Generator[Any, Any, None]:
-        yield clock.sleep(scenario.propagation_seconds)
-        stream.write({"player_id": item["player_id"], "play_key": item["play_key"]}, item)
-
-    def writer() -> Generator[Any, Any, None]:
-        for offset, play in schedule:
-            yield clock.sleep(start + offset - clock.now())
-            written_at = clock.now()
-            written.append({**play.row(), "written_at": written_at, "acked_at": written_at})
-            clock.env.process(write_one(written[-1], play_to_item(play, written_at)))
-
+    written_at = start + schedule.offsets
+    items = play_items(schedule.plays, written_at)
     trigger.start()
     with trigger.invoker.output.installed():
-        clock.run(until=clock.env.process(writer()))
+        clock.run(
+            until=clock.env.process(
+                write_ahead(clock, stream, written_at + scenario.propagation_seconds, items)
+            )
+        )
     drained = trigger.run_until_drained(
         scenario.drain_seconds + scenario.propagation_seconds + scenario.disabled_for_seconds
     )
     frames = trigger.capture.frames()
-    plays_frame = pd.DataFrame(written)
-    if len(plays_frame):
-        plays_frame["played_at"] = pd.to_datetime(plays_frame["played_at"], utc=True)
+    plays_frame = schedule.plays.assign(
+        play_key=play_keys(schedule.plays), written_at=written_at, acked_at=written_at
+    )
     tables = {
         "plays": plays_frame,
         "records": frames["records"],

@@ -9,9 +9,8 @@ answers the same calls as boto3's ``dynamodbstreams`` client and raises the same
 
 from __future__ import annotations
 
-import copy
+import bisect
 import itertools
-import json
 import uuid
 import zlib
 from collections.abc import Callable
@@ -21,12 +20,17 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from streamsim.aws.stream.records import keys_json, stream_record_size
+
 #: Shard iterators expire 15 minutes after they are issued [API].
 ITERATOR_LIFETIME_SECONDS = 15 * 60
 #: Stream records are kept 24 hours [S].
 RETENTION_SECONDS = 24 * 3600
 #: GetRecords returns at most 1,000 records per call [API].
 MAX_GET_RECORDS = 1000
+#: ... and at most 1 MB of data, whichever comes first [API GetRecords: "The maximum size of
+#: data that GetRecords can return is 1 MB"]; measured here as the records' SizeBytes.
+MAX_GET_RECORDS_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -35,11 +39,21 @@ class _Shard:
     parent_shard_id: str | None
     starting_seq: int
     records: list[dict[str, Any]] = field(default_factory=list)
+    #: Each record's creation time (epoch seconds): visibility, trimming, without datetimes.
+    times: list[float] = field(default_factory=list)
+    #: Each record's SizeBytes, for the 1 MB GetRecords cap.
+    sizes: list[int] = field(default_factory=list)
     ending_seq: int | None = None
     #: Records trimmed from the front (older than retention): keeps positions absolute.
     trimmed: int = 0
     #: The sequence number of the last trimmed record, if any.
     trimmed_through: int | None = None
+
+    def visible(self, now: float) -> int:
+        """How many records exist at ``now`` (records written ahead with a later time do not)."""
+        if not self.times or self.times[-1] <= now:
+            return len(self.records)
+        return bisect.bisect_right(self.times, now)
 
     def describe(self) -> dict[str, Any]:
         seq_range: dict[str, str] = {"StartingSequenceNumber": str(self.starting_seq)}
@@ -63,7 +77,10 @@ class InMemoryStream:
         view_type: str = "NEW_AND_OLD_IMAGES",
         region: str = "eu-central-1",
         account: str = "123456789012",
+        partition_key: str | None = None,
     ) -> None:
+        """``partition_key``: route writes by that key attribute alone, as DynamoDB places an
+        item in a partition (and so a shard) by its partition key's hash; default: the whole key."""
         self.table_name = table_name
         self.view_type = view_type
         self._clock = clock
@@ -76,6 +93,11 @@ class InMemoryStream:
         for _ in range(shards):
             self._new_shard(None)
         self.calls: list[str] = []
+        self._region = region
+        self._partition_key = partition_key
+        self._event_salt = uuid.uuid4().hex[:16]
+        #: Open shards, in order, for routing writes (None: recompute after a split or close).
+        self._open: list[_Shard] | None = None
 
     # ---- writing ----------------------------------------------------------------------------
     def write(
@@ -83,24 +105,40 @@ class InMemoryStream:
         keys: dict[str, Any],
         new_image: dict[str, Any] | None,
         old_image: dict[str, Any] | None = None,
+        *,
+        at: float | None = None,
     ) -> dict[str, Any] | None:
-        """Record one item change; return the stored record (None when nothing changed [S])."""
+        """Record one item change; return the stored record (None when nothing changed [S]).
+
+        The stored record is shared, not copied, with every reader: treat it as read-only.
+        ``at`` (default: now) is the change's time; a later time writes ahead, and the record
+        stays invisible to readers until the clock reaches it (bulk writers on the virtual
+        clock use this instead of one clock event per write). Writes must come in time order.
+        """
         if new_image is not None and new_image == old_image:
             return None  # AWS: a write that changes nothing produces no record [S].
         if old_image is None and new_image is None:
             raise ValueError("an item change needs a new or an old image")
         event_name = "INSERT" if old_image is None else "REMOVE" if new_image is None else "MODIFY"
-        open_shards = [s for s in self._shards.values() if s.ending_seq is None]
-        key_json = json.dumps(keys, sort_keys=True)
-        shard = open_shards[zlib.crc32(key_json.encode()) % len(open_shards)]
+        if self._open is None:
+            self._open = [s for s in self._shards.values() if s.ending_seq is None]
+        open_shards = self._open
+        routed = (
+            keys
+            if self._partition_key is None
+            else {self._partition_key: keys[self._partition_key]}
+        )
+        shard = open_shards[zlib.crc32(keys_json(routed).encode()) % len(open_shards)]
+        when = self._clock() if at is None else at
+        if shard.times and when < shard.times[-1]:
+            raise ValueError("writes must come in time order")
         seq = next(self._seq)
         ddb: dict[str, Any] = {
-            "ApproximateCreationDateTime": datetime.fromtimestamp(self._clock(), timezone.utc),
+            "ApproximateCreationDateTime": datetime.fromtimestamp(when, timezone.utc),
             "Keys": keys,
             "SequenceNumber": str(seq),
-            "SizeBytes": len(key_json)
-            + len(json.dumps(new_image or {}))
-            + len(json.dumps(old_image or {})),
+            # Keys plus the images the view type carries, by AWS's item-size rules [DOC-CAP].
+            "SizeBytes": stream_record_size(keys, new_image, old_image, self.view_type),
             "StreamViewType": self.view_type,
         }
         if new_image is not None and self.view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
@@ -108,14 +146,17 @@ class InMemoryStream:
         if old_image is not None and self.view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"):
             ddb["OldImage"] = old_image
         record = {
-            "eventID": uuid.uuid4().hex,
+            # 32 hex digits like AWS's eventIDs; unique per stream, no uuid call per write.
+            "eventID": f"{self._event_salt}{seq & 0xFFFFFFFFFFFFFFFF:016x}",
             "eventName": event_name,
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
-            "awsRegion": self.stream_arn.split(":")[3],
+            "awsRegion": self._region,
             "dynamodb": ddb,
         }
         shard.records.append(record)
+        shard.times.append(when)
+        shard.sizes.append(ddb["SizeBytes"])
         return record
 
     def split_shard(self, shard_id: str) -> tuple[str, str]:
@@ -124,11 +165,26 @@ class InMemoryStream:
         if shard.ending_seq is not None:
             raise ValueError(f"shard {shard_id} is already closed")
         shard.ending_seq = next(self._seq)
+        self._open = None
         return self._new_shard(shard_id).shard_id, self._new_shard(shard_id).shard_id
+
+    def roll_shard(self, shard_id: str) -> str:
+        """Close a shard and open one child in its place (a periodic rollover; users report about
+        every 4 hours, AWS does not document it). Returns the child's id."""
+        shard = self._shard(shard_id)
+        if shard.ending_seq is not None:
+            raise ValueError(f"shard {shard_id} is already closed")
+        if self._open is None:
+            self._open = [s for s in self._shards.values() if s.ending_seq is None]
+        shard.ending_seq = next(self._seq)
+        child = self._new_shard(shard_id)
+        self._open[self._open.index(shard)] = child  # keys keep their slot
+        return child.shard_id
 
     def close_shard(self, shard_id: str) -> None:
         """Close a shard without children (e.g. the stream is being disabled)."""
         self._shard(shard_id).ending_seq = next(self._seq)
+        self._open = None
 
     # ---- the four stream actions --------------------------------------------------------------
     def list_streams(self, TableName: str | None = None, **_: Any) -> dict[str, Any]:
@@ -178,12 +234,15 @@ class InMemoryStream:
         if ShardIteratorType == "TRIM_HORIZON":
             position = 0
         elif ShardIteratorType == "LATEST":
-            position = len(shard.records)
+            position = shard.visible(self._clock())
         elif ShardIteratorType in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
             if SequenceNumber is None:
                 raise _error("ValidationException", "SequenceNumber is required")
             target = int(SequenceNumber)
-            seqs = [int(r["dynamodb"]["SequenceNumber"]) for r in shard.records]
+            seqs = [
+                int(r["dynamodb"]["SequenceNumber"])
+                for r in shard.records[: shard.visible(self._clock())]
+            ]
             horizon = shard.trimmed_through
             at = ShardIteratorType == "AT_SEQUENCE_NUMBER"
             if horizon is not None and (target < horizon or (at and target == horizon)):
@@ -214,9 +273,18 @@ class InMemoryStream:
         if position < 0:
             raise _error("TrimmedDataAccessException", "the records were trimmed (older than 24 h)")
         limit = max(1, min(int(Limit), MAX_GET_RECORDS))
-        records = shard.records[position : position + limit]
+        end = min(position + limit, shard.visible(self._clock()))
+        # At most 1 MB per call [API], and at least one record when there is one.
+        total = 0
+        for i in range(position, end):
+            total += shard.sizes[i]
+            if total > MAX_GET_RECORDS_BYTES and i > position:
+                end = i
+                break
+        records = shard.records[position:end]
         new_position = position + len(records)
-        out: dict[str, Any] = {"Records": copy.deepcopy(records)}
+        # Records are shared read-only with the caller (no copy): readers build their own events.
+        out: dict[str, Any] = {"Records": records}
         closed_and_read = shard.ending_seq is not None and new_position >= len(shard.records)
         if not closed_and_read:
             token = f"{self.stream_arn}|{shard_id}|{uuid.uuid4().hex}"
@@ -243,14 +311,14 @@ class InMemoryStream:
     def _trim(self, shard: _Shard) -> None:
         """Drop records older than the retention period [S]."""
         horizon = self._clock() - RETENTION_SECONDS
-        drop = 0
-        for r in shard.records:
-            if r["dynamodb"]["ApproximateCreationDateTime"].timestamp() >= horizon:
-                break
-            drop += 1
+        if not shard.times or shard.times[0] >= horizon:
+            return
+        drop = bisect.bisect_left(shard.times, horizon)
         if drop:
             shard.trimmed_through = int(shard.records[drop - 1]["dynamodb"]["SequenceNumber"])
             del shard.records[:drop]
+            del shard.times[:drop]
+            del shard.sizes[:drop]
             shard.trimmed += drop
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from streamsim.aws.stream.records import StreamRecord, to_lambda_record
 from streamsim.aws.tables import table_region
@@ -21,6 +21,11 @@ from streamsim.errors import ConfigError
 
 #: GetRecords returns at most 1,000 records per call [API].
 GET_RECORDS_LIMIT = 1000
+#: ... and at most 1 MB [API]. A page whose records (SizeBytes) come within the largest possible
+#: record of this may have been cut by it, so the cursor reads on at once.
+GET_RECORDS_BYTES = 1024 * 1024
+#: The largest stream record: Keys plus a new and an old image of at most 400 KB each [DOC-CAP].
+MAX_RECORD_BYTES = 2 * 400 * 1024 + 4 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,26 @@ class ShardCursor:
     _last_error: str | None = field(default=None, repr=False)
 
     def read(self, limit: int = GET_RECORDS_LIMIT) -> list[StreamRecord]:
+        """Up to ``limit`` (at most 1,000) records: one GetRecords call, more when the 1 MB cap
+        may have cut the page short [API] (moto ignores both caps: docs/backends.md)."""
+        records = self._read_page(limit)
+        while (
+            records
+            and len(records) < min(limit, GET_RECORDS_LIMIT)
+            and not self.finished
+            and sum(r.size_bytes for r in records[-GET_RECORDS_LIMIT:])
+            > GET_RECORDS_BYTES - MAX_RECORD_BYTES
+        ):
+            try:
+                more = self._read_page(min(limit, GET_RECORDS_LIMIT) - len(records))
+            except (ClientError, BotoCoreError):
+                break  # keep what was read; the next read meets the error again
+            if not more:
+                break
+            records.extend(more)
+        return records
+
+    def _read_page(self, limit: int) -> list[StreamRecord]:
         """One GetRecords call (after acquiring an iterator when needed)."""
         if self.finished:
             return []
@@ -137,14 +162,14 @@ class ShardCursor:
             if code == "ExpiredIteratorException":
                 self.reacquired_expired += 1
                 self.iterator = None
-                return self.read(limit)
+                return self._read_page(limit)
             if code == "TrimmedDataAccessException":
                 # The records we wanted are gone (older than 24 h): restart at the oldest kept.
                 self.trimmed_restarts += 1
                 self.after = None
                 self.starting_position = "TRIM_HORIZON"
                 self.iterator = None
-                return self.read(limit)
+                return self._read_page(limit)
             self.iterator = None  # the next read re-acquires from the last sequence number
             raise
         finally:

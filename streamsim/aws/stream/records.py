@@ -48,7 +48,7 @@ class StreamRecord:
 
     @cached_property
     def keys_json(self) -> str:
-        return json.dumps(self.keys, sort_keys=True, separators=(",", ":"))
+        return keys_json(self.keys)
 
     @cached_property
     def key_hash(self) -> int:
@@ -59,6 +59,36 @@ class StreamRecord:
     def payload_bytes(self) -> int:
         """The record's size inside an invoke payload (JSON), for the 6 MB cap [D]."""
         return len(json.dumps(self.event, separators=(",", ":")))
+
+
+def keys_json(keys: dict[str, Any]) -> str:
+    """The item key as compact JSON with sorted names (how captures name an item).
+
+    Plain string and number keys (the usual case) are written directly; anything else goes
+    through ``json.dumps``, which gives the same text.
+    """
+    parts = []
+    raw = []
+    for name in sorted(keys):
+        value = keys[name]
+        inner = value.get("S")
+        kind = "S"
+        if inner is None:
+            inner, kind = value.get("N"), "N"
+        if len(value) != 1 or not isinstance(inner, str):
+            break
+        parts.append(f'"{name}":{{"{kind}":"{inner}"}}')
+        raw.append(name)
+        raw.append(inner)
+    else:
+        if _plain("".join(raw)):
+            return "{" + ",".join(parts) + "}"
+    return json.dumps(keys, sort_keys=True, separators=(",", ":"))
+
+
+def _plain(text: str) -> bool:
+    """True when JSON writes ``text`` unchanged (no quote, backslash, control or non-ASCII)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def to_lambda_record(
@@ -109,6 +139,85 @@ def to_lambda_record(
         keys=keys,
         event=event,
     )
+
+
+# ---- AWS item sizes ----------------------------------------------------------------------------
+# [DOC-CAP] docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+# (item sizes): names and values in UTF-8 bytes; a number is 1 byte per two significant digits
+# plus 1; binary is its raw bytes; null and Boolean 1 byte; a List or Map 3 bytes plus its
+# elements, each with 1 byte of overhead. Sets: the documentation says nothing, so the sum of the
+# elements (an assumption, docs/aws-fidelity.md). Checked exactly against every SizeBytes in the
+# AWS-recorded events of /work/shared/aws-samples (tests/test_stream_sizes.py).
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """An item's size by DynamoDB's rules: each attribute's name bytes plus its value's size."""
+    total = 0
+    if not item:
+        return total
+    for name, value in item.items():
+        total += len(name) if name.isascii() else len(name.encode())
+        text = value.get("S")  # the common case first, without the general dispatch
+        if text is not None and len(value) == 1:
+            total += len(text) if text.isascii() else len(text.encode())
+        else:
+            total += value_size(value)
+    return total
+
+
+def value_size(value: dict[str, Any]) -> int:
+    """The size of one attribute value (``{"S": ...}``, ``{"N": ...}``, ...), without its name."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner) if inner.isascii() else len(inner.encode())
+    if kind == "N":
+        return number_size(inner)
+    if kind == "B":
+        return _binary_size(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(value_size(v) + 1 for v in inner)
+    if kind == "SS":
+        return sum(len(s.encode()) for s in inner)
+    if kind == "NS":
+        return sum(number_size(n) for n in inner)
+    if kind == "BS":
+        return sum(_binary_size(b) for b in inner)
+    raise EventParseError(f"unknown DynamoDB attribute type {kind!r}")
+
+
+def number_size(text: str) -> int:
+    """1 byte per two significant digits (leading and trailing zeroes trimmed), plus 1 [DOC-CAP]."""
+    mantissa = str(text).lstrip("+-").lower().split("e", 1)[0]
+    digits = mantissa.replace(".", "").strip("0")
+    return (len(digits) + 1) // 2 + 1
+
+
+def _binary_size(value: Any) -> int:
+    """Raw byte length: a base64 string (as in JSON) is measured decoded [DOC-CAP]."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return len(value)
+    text = str(value).rstrip("=")
+    return len(text) * 3 // 4
+
+
+def stream_record_size(
+    keys: dict[str, Any],
+    new_image: dict[str, Any] | None,
+    old_image: dict[str, Any] | None,
+    view_type: str,
+) -> int:
+    """``SizeBytes``: Keys plus the images the view type carries, each sized as an item, no other
+    overhead (matches every recorded AWS value; /work/research/aws-fidelity-facts.md §5)."""
+    size = item_size(keys)
+    if new_image is not None and view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+        size += item_size(new_image)
+    if old_image is not None and view_type in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"):
+        size += item_size(old_image)
+    return size
 
 
 def lambda_event(records: list[StreamRecord]) -> dict[str, Any]:

@@ -1,15 +1,16 @@
 """What the trigger saw and did, as rows: every record, every delivery attempt, every outcome.
 
-Row types are dataclasses; ``Capture.frames()`` turns them into pandas DataFrames for the
-notebooks. Every timestamp is epoch seconds on the run's clock, named in the ``clock`` column.
+Row types are immutable named tuples (cheap to build per record, and a list of them is a
+DataFrame without per-row conversion); ``Capture.frames()`` turns them into pandas DataFrames for
+the notebooks. Every timestamp is epoch seconds on the run's clock, named in the ``clock`` column.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Disposition(str, Enum):
@@ -21,8 +22,7 @@ class Disposition(str, Enum):
     DISCARDED = "discarded"
 
 
-@dataclass(frozen=True)
-class RecordRow:
+class RecordRow(NamedTuple):
     """A record as the poller read it."""
 
     mapping: str
@@ -37,8 +37,7 @@ class RecordRow:
     clock: str
 
 
-@dataclass(frozen=True)
-class AttemptRow:
+class AttemptRow(NamedTuple):
     """One invocation of the handler for one batch."""
 
     mapping: str
@@ -63,8 +62,7 @@ class AttemptRow:
     clock: str
 
 
-@dataclass(frozen=True)
-class DispositionRow:
+class DispositionRow(NamedTuple):
     """Where a record ended, when, and after how many attempts."""
 
     mapping: str
@@ -79,8 +77,7 @@ class DispositionRow:
     first_invoked_at: float | None = None
 
 
-@dataclass(frozen=True)
-class PollErrorRow:
+class PollErrorRow(NamedTuple):
     """A failed stream call (throttling, 5xx, unreachable): retried, never counted as a retry [E]."""
 
     mapping: str
@@ -120,9 +117,11 @@ class Capture:
         """DataFrames: records, attempts, dispositions, poll_errors."""
         import pandas as pd
 
-        def frame(rows: list[Any], cls: type) -> pd.DataFrame:
-            columns = [f.name for f in fields(cls)]
-            return pd.DataFrame([asdict(r) for r in rows], columns=columns)
+        def frame(rows: list[Any], cls: Any) -> pd.DataFrame:
+            columns = list(cls._fields)
+            if not rows:
+                return pd.DataFrame(columns=columns)
+            return pd.DataFrame.from_records(rows, columns=columns)
 
         attempts = frame(self.attempts, AttemptRow)
         dispositions = frame(self.dispositions, DispositionRow)

@@ -1,0 +1,98 @@
+"""``streamsim scale``: an at-scale what-if run on the virtual clock, with a summary."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from streamsim.errors import ConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", type=float, default=10_000.0, help="plays per second")
+    parser.add_argument("--hours", type=float, default=1.0, help="virtual hours of traffic")
+    parser.add_argument("--shards", default="auto", help="active shards: auto or a number")
+    parser.add_argument("--config", metavar="ESM.json", help="event-source-mapping JSON")
+    parser.add_argument(
+        "--faults", action="append", metavar="poison=N", help="poison=N: N plays fail every time"
+    )
+    parser.add_argument("--players", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<id>)")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    from streamsim.aws.trigger.config import EventSourceMapping
+    from streamsim.workbench.runfolder import save_run
+    from streamsim.workbench.scale.run import ScaleScenario, simulate_scale
+
+    if not args.rate > 0 or not args.hours > 0:
+        raise ConfigError("--rate and --hours must be > 0")
+    shards: int | str = "auto"
+    if args.shards != "auto":
+        try:
+            shards = int(args.shards)
+        except ValueError:
+            raise ConfigError(f"--shards must be auto or a number, got {args.shards!r}") from None
+    poison = 0
+    for spec in args.faults or []:
+        for part in spec.split(","):
+            name, _, value = part.partition("=")
+            if name.strip() != "poison" or not value.strip().isdigit():
+                raise ConfigError(f"--faults {part!r}: the scale command takes poison=N")
+            poison += int(value)
+    mapping = (
+        EventSourceMapping.from_file(args.config)
+        if args.config
+        else EventSourceMapping(starting_position="TRIM_HORIZON")
+    )
+    scenario = ScaleScenario(
+        rate=args.rate,
+        seconds=args.hours * 3600.0,
+        shards=shards,
+        players=args.players,
+        seed=args.seed,
+        mapping=mapping,
+        poison=poison,
+    )
+
+    def progress(done: float, total: float) -> None:
+        if not args.no_progress and total > 0:
+            print(
+                f"\rwriting {done / total:6.1%} of {total:,.0f} virtual s", end="", file=sys.stderr
+            )
+
+    result = simulate_scale(scenario, progress=progress)
+    if not args.no_progress:
+        print(file=sys.stderr)
+    run_id = datetime.now(timezone.utc).strftime("scale-%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else Path("data/runs") / run_id
+    save_run(out, result.run.tables, result.run.config, result.summary, result.run.destination)
+    result.metrics.to_parquet(out / "metrics.parquet")
+    s = result.summary
+    lat = s["latency"]
+    print(f"plays sent {s['plays_sent']:,} over {s['shards']} shards (virtual clock)")
+    print(
+        f"processed {s['processed']:,}  at destination {s['sent_to_destination']:,}  "
+        f"filtered {s['filtered']:,}  lost {s['lost']:,}"
+    )
+    print(
+        f"latency write -> processed: p50 {lat['p50_s']:.2f} s  p95 {lat['p95_s']:.2f} s  "
+        f"p99 {lat['p99_s']:.2f} s  max {lat['max_s']:.2f} s"
+    )
+    print(
+        f"peak backlog {s['peak_backlog']:,} records  peak IteratorAge {s['peak_iterator_age_s']:.1f} s"
+        f"  peak concurrency {s['peak_concurrency']}"
+    )
+    print(
+        f"throttled writes {s['throttled_writes']:,}  invocation throttles "
+        f"{s['invocation_throttles']:,}  invocations {s['invocations']:,}  errors {s['errors']:,}"
+    )
+    if result.cost is not None:
+        print(f"cost ({result.cost.attrs.get('note', 'estimate')}):")
+        print(result.cost.round(2).to_string())
+    print(f"run folder: {out}")
+    return 0 if s["lost"] == 0 else 1

@@ -1,0 +1,421 @@
+"""``simulate_scale``: a production-sized what-if run on the virtual clock, the one trigger.
+
+Synthetic plays arrive as a Poisson stream at ``rate``; the table's partitions (one active shard
+each) take at most their write limit, so excess writes are throttled, retried and counted; shards
+roll over; the same ``Trigger`` as every other run delivers batches to a modelled handler
+(duration, cold starts, poison plays) through a concurrency cap; the result is a Run with the
+CloudWatch-style metrics, latency, accounting and a cost table.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections import deque
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.stream.records import StreamRecord, item_size, keys_json
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.destinations import MemoryDestination
+from streamsim.aws.trigger.engine import Trigger
+from streamsim.aws.trigger.invoke import InvocationResult, Invoker
+from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
+from streamsim.clock import Clock, VirtualClock
+from streamsim.errors import ConfigError
+from streamsim.validation import require_int, require_positive
+from streamsim.workbench.runfolder import Run
+from streamsim.workbench.scale.metrics import cloudwatch_metrics
+from streamsim.workbench.scale.model import (
+    ScaleModel,
+    auto_shards,
+    throttle_writes,
+    write_units,
+)
+from streamsim.workbench.scale.writer import write_ahead
+
+GAMES = ("chess", "sudoku", "wordle", "tetris", "solitaire")
+
+
+@dataclass(frozen=True)
+class ScaleScenario:
+    """Traffic, table and mapping of an at-scale run (the model: ``ScaleModel``)."""
+
+    rate: float = 10_000.0
+    seconds: float = 60.0
+    #: Active shards: "auto" (from the partitions the rate needs) or a number.
+    shards: int | str = "auto"
+    players: int = 100_000
+    seed: int = 1
+    mapping: EventSourceMapping = field(
+        default_factory=lambda: EventSourceMapping(starting_position="TRIM_HORIZON")
+    )
+    timing: TriggerTiming = field(default_factory=TriggerTiming)
+    model: ScaleModel = field(default_factory=ScaleModel)
+    #: Plays that fail every time (poison): how many, spread over the run.
+    poison: int = 0
+    #: Write partitions and throttling (off: writes land when sent).
+    throttling: bool = True
+    drain_seconds: float = 2 * 86_400.0
+    #: Write each play with its own clock event instead of in blocks (the per-record path, for
+    #: the equivalence test and the benchmark's ratio).
+    per_record_writes: bool = False
+
+    def __post_init__(self) -> None:
+        require_positive("rate", self.rate, "plays per second")
+        require_positive("seconds", self.seconds, "seconds")
+        require_int("players", self.players, 1)
+        require_int("seed", self.seed, 0)
+        require_int("poison", self.poison, 0)
+        if self.shards != "auto":
+            require_int("shards", self.shards, 1)
+
+    @property
+    def plays(self) -> int:
+        return int(round(self.rate * self.seconds))
+
+
+def synthetic_plays(scenario: ScaleScenario, start: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Plays and their send times: Poisson arrivals at ``rate``, players uniformly at random."""
+    n = scenario.plays
+    rng = np.random.default_rng(scenario.seed)
+    offsets = np.cumsum(rng.exponential(1.0 / scenario.rate, n))
+    player = rng.integers(0, scenario.players, n)
+    sent = start + offsets
+    ms = np.floor(sent * 1000).astype("int64")
+    plays = pd.DataFrame(
+        {
+            "player_id": pd.Series(np.char.add("p", np.char.zfill(player.astype(str), 7))),
+            "play_id": pd.Series(np.char.add("s", np.char.zfill(np.arange(n).astype(str), 10))),
+            "game": pd.Categorical.from_codes(rng.integers(0, len(GAMES), n), GAMES),
+            "played_at": pd.to_datetime(ms, unit="ms", utc=True),
+            "tz": "UTC",
+            "score": rng.integers(0, 10_000, n),
+        }
+    )
+    return plays, sent
+
+
+@dataclass
+class ScaleHandler:
+    """The modelled handler: duration base + per record, cold starts, poison plays fail."""
+
+    model: ScaleModel
+    poison: frozenset[str]
+    report_batch_item_failures: bool
+    seed: int = 0
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+        records = event["Records"]
+        spent = self.model.handler_base_seconds + self.model.handler_per_record_seconds * len(
+            records
+        )
+        if self.model.cold_start_probability and (
+            self.rng.random() < self.model.cold_start_probability
+        ):
+            spent += self.rng.uniform(*self.model.cold_start_seconds)
+        context.spend(spent)
+        if not self.poison:
+            return None
+        failed = [
+            r["dynamodb"]["SequenceNumber"]
+            for r in records
+            if r["dynamodb"]["Keys"]["play_key"]["S"].rsplit("#", 1)[-1] in self.poison
+        ]
+        if not failed:
+            return None
+        if self.report_batch_item_failures:
+            return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
+        raise RuntimeError(f"{len(failed)} of {len(records)} records failed (poison)")
+
+
+class CappedInvoker(Invoker):
+    """The trigger's invoker behind a concurrency cap: an invocation that finds every slot busy
+    is throttled (counted) and waits for a free one, as the mapping retries a throttled invoke
+    without counting it against MaximumRetryAttempts [Lambda with-ddb]."""
+
+    limit: int
+    in_flight: int
+    throttles: list[float]
+    concurrency: list[tuple[float, int]]
+    _waiting: deque[simpy.Event]
+
+    @classmethod
+    def wrap(cls, invoker: Invoker, limit: int) -> CappedInvoker:
+        capped = cls(**{f.name: getattr(invoker, f.name) for f in fields(invoker)})
+        capped.limit = limit
+        capped.in_flight = 0
+        capped.throttles = []
+        capped.concurrency = []
+        capped._waiting = deque()
+        return capped
+
+    def invoke(
+        self, records: list[StreamRecord], clock: Clock, extra: dict[str, Any] | None = None
+    ) -> Generator[Any, Any, InvocationResult]:
+        while self.in_flight >= self.limit:
+            self.throttles.append(clock.now())
+            slot = clock.env.event()
+            self._waiting.append(slot)
+            yield slot
+        self.in_flight += 1
+        self.concurrency.append((clock.now(), self.in_flight))
+        try:
+            result = yield from super().invoke(records, clock, extra)
+        finally:
+            self.in_flight -= 1
+            if self._waiting:
+                self._waiting.popleft().succeed()
+        return result
+
+
+@dataclass
+class ScaleResult:
+    run: Run
+    metrics: pd.DataFrame
+    summary: dict[str, Any]
+    cost: pd.DataFrame | None
+
+
+def simulate_scale(
+    scenario: ScaleScenario, progress: Callable[[float, float], None] | None = None
+) -> ScaleResult:
+    """Run ``scenario`` on the virtual clock; ``progress(done_seconds, total_seconds)``."""
+    model = scenario.model
+    clock = VirtualClock()
+    start = clock.now()
+    plays, sent = synthetic_plays(scenario, start)
+    items = _items(plays, sent)
+    units = write_units(item_size(items[0])) if items else 1
+    shards = (
+        auto_shards(scenario.rate, units, model)
+        if scenario.shards == "auto"
+        else int(scenario.shards)
+    )
+    written = sent
+    throttled = 0
+    if scenario.throttling and len(items):
+        partition = _partitions(plays["player_id"], shards)
+        written, throttled = throttle_writes(sent, partition, units, shards, model)
+        order = np.argsort(written, kind="stable")
+        if np.any(order != np.arange(len(order))):
+            plays = plays.iloc[order].reset_index(drop=True)
+            sent, written = sent[order], written[order]
+            items = [items[i] for i in order]
+    stream = InMemoryStream("Plays", clock=clock.now, shards=shards, partition_key="player_id")
+    poison = _poison(plays, scenario)
+    handler = ScaleHandler(
+        model,
+        poison,
+        REPORT_BATCH_ITEM_FAILURES in scenario.mapping.function_response_types,
+        scenario.seed,
+    )
+    destination = MemoryDestination() if scenario.mapping.on_failure_destination else None
+    trigger = Trigger(
+        scenario.mapping,
+        handler,
+        streams=stream,
+        stream_arn=stream.stream_arn,
+        clock=clock,
+        timing=scenario.timing,
+        destination=destination,
+        handler_duration_seconds=0.0,
+        function_name="streamsim-scale",
+    )
+    invoker = CappedInvoker.wrap(trigger.invoker, model.concurrency_limit)
+    trigger.invoker = invoker
+    rollovers = _rollover(stream, start, model, shards)
+    total = float(written[-1] - start) if len(written) else 0.0
+
+    def before_block(now: float) -> None:
+        rollovers(now)
+        if progress is not None:
+            progress(now - start, total)
+
+    trigger.start()
+    writer = (
+        _per_record_writer(clock, stream, written, items, before_block)
+        if scenario.per_record_writes
+        else write_ahead(clock, stream, written, items, before_block=before_block)
+    )
+    with trigger.invoker.output.installed():
+        clock.run(until=clock.env.process(writer))
+    drained = trigger.run_until_drained(scenario.drain_seconds)
+    if progress is not None:
+        progress(total, total)
+    frames = trigger.capture.frames()
+    plays_frame = plays.assign(
+        play_key=[i["play_key"]["S"] for i in items], written_at=sent, acked_at=written
+    )
+    achievements = pd.DataFrame(
+        columns=["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]
+    )
+    tables = {
+        "plays": plays_frame,
+        "records": frames["records"],
+        "attempts": frames["attempts"],
+        "dispositions": frames["dispositions"],
+        "poll_errors": frames["poll_errors"],
+        "achievements": achievements,
+    }
+    metrics = cloudwatch_metrics(
+        tables["attempts"],
+        tables["records"],
+        tables["dispositions"],
+        written=written,
+        throttles=np.asarray(invoker.throttles, dtype=float),
+        concurrency=invoker.concurrency,
+    )
+    config = {
+        "scenario": {
+            "rate": scenario.rate,
+            "seconds": scenario.seconds,
+            "shards": shards,
+            "players": scenario.players,
+            "seed": scenario.seed,
+            "poison": scenario.poison,
+            "throttling": scenario.throttling,
+        },
+        "scale_model": {f.name: getattr(model, f.name) for f in fields(model)},
+        "event_source_mapping": scenario.mapping.to_aws(),
+        "trigger_timing": scenario.timing.__dict__,
+        "backend": {"name": "in-memory stream", "version": "streamsim", "embedded": True},
+        "clock": "virtual",
+        "drained": drained,
+    }
+    run = Run(
+        Path("<virtual>"), config, {}, tables, list(destination.messages) if destination else []
+    )
+    summary = _summary(run, metrics, shards, throttled, len(invoker.throttles), units)
+    run.summary.update(summary)
+    cost = _cost(scenario, summary)
+    return ScaleResult(run, metrics, summary, cost)
+
+
+def _per_record_writer(
+    clock: Clock,
+    stream: InMemoryStream,
+    times: np.ndarray,
+    items: list[dict[str, Any]],
+    before_block: Callable[[float], None],
+) -> Generator[Any, Any, None]:
+    """One clock event per play, written when the clock reaches its time (today's path)."""
+    for when, item in zip(times.tolist(), items, strict=True):
+        if when > clock.now():
+            yield clock.sleep(when - clock.now())
+        before_block(clock.now())
+        stream.write({"player_id": item["player_id"], "play_key": item["play_key"]}, item, at=when)
+
+
+def _items(plays: pd.DataFrame, sent: np.ndarray) -> list[dict[str, Any]]:
+    from streamsim.workbench.scale.writer import play_items
+
+    return play_items(plays, sent)
+
+
+def _partitions(player_id: pd.Series, partitions: int) -> np.ndarray:
+    """Each play's partition: the hash of its partition key, as the stream routes it."""
+    codes, uniques = pd.factorize(player_id)
+    hashes = np.array(
+        [zlib.crc32(keys_json({"player_id": {"S": str(p)}}).encode()) for p in uniques],
+        dtype=np.int64,
+    )
+    return (hashes % partitions)[codes]
+
+
+def _poison(plays: pd.DataFrame, scenario: ScaleScenario) -> frozenset[str]:
+    if not scenario.poison or plays.empty:
+        return frozenset()
+    picks = np.linspace(0, len(plays) - 1, scenario.poison + 2)[1:-1].round().astype(int)
+    return frozenset(plays["play_id"].iloc[picks].astype(str))
+
+
+def _rollover(
+    stream: InMemoryStream, start: float, model: ScaleModel, shards: int
+) -> Callable[[float], None]:
+    """Roll each active shard every ``rollover_hours``, the shards' turns spread over a period."""
+    if not model.rollover_hours:
+        return lambda now: None
+    period = model.rollover_hours * 3600.0
+    due = [start + period * (i + 1) / shards for i in range(shards)]
+    slots = [
+        d["ShardId"]
+        for d in stream.describe_stream(StreamArn=stream.stream_arn)["StreamDescription"]["Shards"]
+    ]
+
+    def roll(now: float) -> None:
+        for i, when in enumerate(due):
+            while when <= now:
+                slots[i] = stream.roll_shard(slots[i])
+                when += period
+            due[i] = when
+
+    return roll
+
+
+def _summary(
+    run: Run, metrics: pd.DataFrame, shards: int, throttled: int, invoke_throttles: int, units: int
+) -> dict[str, Any]:
+    from streamsim.workbench.analysis import play_timeline
+
+    timeline = play_timeline(run)
+    counts = timeline["disposition"].fillna("unaccounted").value_counts().to_dict()
+    done = timeline.loc[timeline["disposition"] == "processed"]
+    latency = (done["processed_at"] - done["written_at"]).astype(float)
+    pct = {
+        f"p{p}_s": float(latency.quantile(p / 100)) if len(latency) else math.nan
+        for p in (50, 95, 99)
+    }
+    attempts = run.attempts
+    return {
+        "plays_sent": int(len(timeline)),
+        "shards": shards,
+        "write_units_per_play": units,
+        "throttled_writes": int(throttled),
+        "invocations": int(len(attempts)),
+        "invocation_throttles": int(invoke_throttles),
+        "errors": int(attempts["outcome"].isin(["error", "timeout"]).sum()) if len(attempts) else 0,
+        "processed": int(counts.get("processed", 0)),
+        "filtered": int(counts.get("filtered", 0)),
+        "sent_to_destination": int(counts.get("destination", 0)),
+        "lost": int(counts.get("discarded", 0) + counts.get("unaccounted", 0)),
+        "latency": pct | {"max_s": float(latency.max()) if len(latency) else math.nan},
+        "peak_backlog": int(metrics["Backlog"].max()) if len(metrics) else 0,
+        "peak_iterator_age_s": float(metrics["IteratorAge"].max()) / 1000 if len(metrics) else 0.0,
+        "peak_concurrency": int(metrics["ConcurrentExecutions"].max()) if len(metrics) else 0,
+        "lambda_gb_seconds": float(
+            ((attempts["completed_at"] - attempts["invoked_at"]).sum()) if len(attempts) else 0.0
+        ),
+        "drained": bool(run.config.get("drained")),
+    }
+
+
+def _cost(scenario: ScaleScenario, summary: dict[str, Any]) -> pd.DataFrame | None:
+    from streamsim.workbench.cost import Workload, estimate, load_prices
+
+    plays = max(1, summary["plays_sent"])
+    model = scenario.model
+    workload = Workload(
+        plays_per_second=scenario.rate,
+        write_units_per_play=float(summary["write_units_per_play"]),
+        read_units_per_play=model.read_units_per_play,
+        invocations_per_play=summary["invocations"] / plays,
+        lambda_gb_seconds_per_play=summary["lambda_gb_seconds"] * model.memory_mb / 1024 / plays,
+        destination_messages_per_play=summary["sent_to_destination"] / plays,
+    )
+    try:
+        return estimate(workload, load_prices())
+    except ConfigError:
+        return None

@@ -1,0 +1,143 @@
+"""At scale: the same trigger, AWS's structure around it (partitions, concurrency, metrics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from streamsim.aws.trigger.config import EventSourceMapping
+from streamsim.workbench.cli import main
+from streamsim.workbench.scale.model import ScaleModel, auto_shards, throttle_writes
+from streamsim.workbench.scale.run import ScaleScenario, simulate_scale
+
+PLAIN = ScaleModel(rollover_hours=0, cold_start_probability=0.0)
+
+
+def small(**changes):  # type: ignore[no-untyped-def]
+    base = dict(rate=200.0, seconds=20.0, shards=3, players=50, model=PLAIN, throttling=False)
+    return ScaleScenario(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        EventSourceMapping(starting_position="TRIM_HORIZON", maximum_retry_attempts=1),
+        EventSourceMapping(
+            starting_position="TRIM_HORIZON",
+            batch_size=10,
+            parallelization_factor=3,
+            maximum_retry_attempts=2,
+            bisect_batch_on_function_error=True,
+            maximum_batching_window_in_seconds=1,
+        ),
+    ],
+)
+def test_block_writes_and_per_record_writes_give_the_same_run(mapping) -> None:  # type: ignore[no-untyped-def]
+    fast = simulate_scale(small(mapping=mapping, poison=2))
+    slow = simulate_scale(small(mapping=mapping, poison=2, per_record_writes=True))
+    cols = ["shard_id", "sequence_number", "disposition", "at", "attempts", "condition"]
+    # Shard ids carry a random suffix per stream: compare by position of the shard.
+    a, b = fast.run.dispositions[cols].copy(), slow.run.dispositions[cols].copy()
+    for frame in (a, b):
+        frame["shard_id"] = frame["shard_id"].str.slice(0, 28)
+    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
+    assert fast.summary["latency"] == slow.summary["latency"]
+    assert (
+        fast.summary["processed"] + fast.summary["lost"] + fast.summary["sent_to_destination"]
+        == fast.summary["plays_sent"]
+    )
+    assert set(fast.run.dispositions["disposition"]) >= {"processed"}
+
+
+def test_a_partition_beyond_its_write_limit_throttles_and_retries_in_order() -> None:
+    model = ScaleModel(partition_write_units=10, burst_seconds=1)
+    times = np.linspace(0.0, 0.9, 25)
+    done, throttled = throttle_writes(times, np.zeros(25, dtype=np.int64), 1, 1, model)
+    assert throttled == 15
+    assert list(done[:10]) == list(times[:10])
+    assert list(done[10:20]) == [1.0] * 10 and list(done[20:]) == [2.0] * 5
+
+
+def test_auto_shards_follow_partitions_with_the_warm_minimum() -> None:
+    assert auto_shards(10_000, 1, ScaleModel()) == 10
+    assert auto_shards(100, 1, ScaleModel()) == 4  # warm throughput 4,000 WCU/s
+    assert auto_shards(10_000, 2, ScaleModel()) == 20
+
+
+def test_too_few_shards_for_the_rate_throttles_writes() -> None:
+    result = simulate_scale(
+        ScaleScenario(
+            rate=3000, seconds=3, shards=1, model=ScaleModel(burst_seconds=0, rollover_hours=0)
+        )
+    )
+    assert result.summary["throttled_writes"] > 0
+    assert result.summary["lost"] == 0
+    assert (result.run.plays["acked_at"] >= result.run.plays["written_at"]).all()
+
+
+def test_concurrency_is_capped_and_throttled_invocations_are_counted() -> None:
+    capped = simulate_scale(
+        small(
+            shards=6,
+            model=ScaleModel(
+                rollover_hours=0,
+                concurrency_limit=2,
+                cold_start_probability=0.0,
+                handler_base_seconds=1.0,
+            ),
+        )
+    )
+    assert capped.summary["peak_concurrency"] == 2
+    assert capped.summary["invocation_throttles"] > 0
+    assert capped.metrics["Throttles"].sum() == capped.summary["invocation_throttles"]
+    free = simulate_scale(small(shards=6))
+    assert free.summary["invocation_throttles"] == 0
+    assert free.summary["peak_concurrency"] > 2
+
+
+def test_iterator_age_is_the_last_records_age_when_the_batch_finishes() -> None:
+    result = simulate_scale(small())
+    attempts, records = result.run.attempts, result.run.records
+    created = records.set_index("sequence_number")["created_at"]
+    age = attempts["completed_at"] - attempts["last_sequence_number"].map(created)
+    assert result.metrics["IteratorAge"].max() == pytest.approx(age.max() * 1000)
+    assert result.metrics["Invocations"].sum() == len(attempts)
+
+
+def test_shards_roll_over_and_nothing_is_lost() -> None:
+    result = simulate_scale(small(model=ScaleModel(rollover_hours=0.002, cold_start_probability=0)))
+    assert result.run.records["shard_id"].nunique() > 3
+    assert (
+        result.summary["lost"] == 0 and result.summary["processed"] == result.summary["plays_sent"]
+    )
+
+
+def test_the_scale_command_writes_a_run_folder_and_a_summary(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code = main(
+        [
+            "scale",
+            "--rate",
+            "100",
+            "--hours",
+            "0.005",
+            "--out",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "lost 0" in out and "estimate, prices of" in out and "IteratorAge" in out
+    assert (tmp_path / "r" / "summary.json").is_file() and (
+        tmp_path / "r" / "metrics.parquet"
+    ).is_file()
+
+
+@pytest.mark.parametrize(
+    "argv", [["--shards", "many"], ["--faults", "throttle=1"], ["--rate", "0"]]
+)
+def test_bad_scale_arguments_exit_2_with_one_line(argv, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["scale", *argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("streamsim: error:")
