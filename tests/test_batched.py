@@ -28,7 +28,7 @@ def _step(state: PlayerState, delivered: list[Play], table: list[Play]):  # type
         in_range = [
             p for p in table if (low is None or play_order(p) >= low) and play_order(p) <= last
         ]
-        return fold_range(state, [*in_range, *delivered])
+        return fold_range(state, [*in_range, *delivered], delivered)
     history = [p for p in table if play_order(p) < last]
     return advance_each(state, delivered, [*history, *delivered])
 
@@ -65,6 +65,37 @@ def test_any_batching_of_any_delivery_order_awards_exactly_the_batch_badges(
         assert PlayerState.from_dict(stored[player], rules) == PlayerState.from_history(
             history, rules
         )
+
+
+@SETTINGS
+@given(plays=histories(), rules=rule_sets(), data=st.data())
+def test_plays_the_mapping_filtered_out_are_history_but_earn_nothing(
+    plays: list[Play], rules: tuple[BadgeRule, ...], data: st.DataObject
+) -> None:
+    """A play in the table that never reaches the handler (FilterCriteria, the on-failure
+    queue) counts as history, as in the blog's read-all handler, and earns no badge: the
+    reference the run's accounting uses (streamsim.workbench.analysis.accounting)."""
+    skipped = set(data.draw(st.lists(st.sampled_from([p.play_key for p in plays]), max_size=6)))
+    deliveries = data.draw(st.permutations([p for p in plays if p.play_key not in skipped]))
+    table = by_player(plays)
+    stored: dict[str, dict[str, object]] = {}
+    emitted: set[Award] = set()
+    while deliveries:
+        size = data.draw(st.integers(1, 10))
+        batch, deliveries = deliveries[:size], deliveries[size:]
+        groups: dict[str, dict[str, Play]] = defaultdict(dict)
+        for play in batch:
+            groups[play.player_id][play.play_key] = play
+        for player, delivered in groups.items():
+            saved = stored.get(player)
+            state = (
+                PlayerState(rules=rules) if saved is None else PlayerState.from_dict(saved, rules)
+            )
+            step = _step(state, list(delivered.values()), table[player])
+            stored[player] = json.loads(json.dumps(step.state.to_dict()))
+            emitted.update(step.awards)
+    delivered_ids = {p.play_id for p in plays if p.play_key not in skipped}
+    assert emitted == {a for a in batch_awards(plays, rules) if a.play_id in delivered_ids}
 
 
 class _Calls:

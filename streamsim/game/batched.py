@@ -53,15 +53,27 @@ class PlayerStep:
     rebuilds: int = 0
 
 
-def fold_range(state: PlayerState, in_range: Iterable[Play]) -> PlayerStep:
-    """Fold the plays after ``state.last_key`` (the table's, up to the last delivered play)."""
+def fold_range(
+    state: PlayerState, in_range: Iterable[Play], delivered: Iterable[Play] = ()
+) -> PlayerStep:
+    """Fold the plays after ``state.last_key`` (the table's, up to the last delivered play).
+
+    Only the awards of ``delivered`` plays are returned: a play of the range that this batch
+    did not deliver was filtered out by the mapping (FilterCriteria), set aside, or is still on
+    its way in another batch. It counts as history, as in the blog's read-all handler, but earns
+    nothing here; if it is delivered later, ``can_fold`` is false for it and ``advance_each``
+    gives it its awards then.
+    """
     new = state.copy()
     awards: list[Award] = []
+    delivered_keys = {p.play_key for p in delivered}
     after = {
         p.play_key: p for p in in_range if new.last_key is None or play_order(p) > new.last_key
     }
     for play in sorted(after.values(), key=play_order):
-        awards += new.fold(play)
+        earned = new.fold(play)
+        if play.play_key in delivered_keys:
+            awards += earned
     return PlayerStep(new, awards, folds=len(after))
 
 
@@ -180,7 +192,7 @@ class BatchedStrategy:
         last = max(delivered, key=play_order)
         if can_fold(state, delivered):
             in_range = self._range(last.player_id, state, last)
-            return fold_range(state, [*in_range, *delivered])
+            return fold_range(state, [*in_range, *delivered], delivered)
         history = list(
             query_plays(
                 self.dynamodb, last.player_id, before_key=last.play_key, table=self.plays_table
