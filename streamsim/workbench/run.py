@@ -29,12 +29,14 @@ from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.aws.trigger.destinations import SqsDestination, create_queue
 from streamsim.aws.trigger.engine import Trigger
 from streamsim.aws.trigger.output import OutputCapture
+from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
 from streamsim.clock import WallClock
 from streamsim.errors import ConfigError
 from streamsim.game.achievements import scan_achievements
 from streamsim.game.handler import BadgeHandler, HandlerSettings
 from streamsim.game.plays import PLAY_COLUMNS, Play
 from streamsim.game.playstore import validate_play, write_play
+from streamsim.workbench.faults.witness import HandlerWitness, witness_tables
 from streamsim.workbench.runconfig import (
     DEFAULT_QUEUE,
     RUNS_DIR,
@@ -95,6 +97,7 @@ def _run_pipeline(
     folder = Path(out_dir) if out_dir is not None else RUNS_DIR / run_id
     tables = RunTables.provision(backend, run_id, config.mapping)
     badge_handler, handler = build_handler(config, backend, tables, handler_wrapper, faults)
+    handler = witness = handler_witness(handler, tables.mapping)
     pipeline = LivePipeline(config, backend, tables, handler, folder)
     writer = PlayWriter(backend, tables.plays.name, _population(config), config)
 
@@ -111,6 +114,7 @@ def _run_pipeline(
         progress(len(writer.written), writer.total, pipeline.capture.counts()["processed"])
 
     frames = collect_tables(backend, tables, pipeline.capture, writer)
+    frames.update(collect_witnesses(backend, tables, witness))
     full_config = {
         "run_id": run_id,
         "players": config.players,
@@ -352,6 +356,28 @@ def collect_tables(
     for name in ("plays", "achievements"):
         collected[name]["played_at"] = pd.to_datetime(collected[name]["played_at"], utc=True)
     return collected
+
+
+def handler_witness(handler: Any, mapping: EventSourceMapping) -> HandlerWitness:
+    """The handler as the trigger calls it, recorded at its boundary (the accounting's witness)."""
+    return HandlerWitness(
+        handler,
+        report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in mapping.function_response_types,
+    )
+
+
+def collect_witnesses(
+    backend: Backend, tables: RunTables, witness: HandlerWitness
+) -> dict[str, pd.DataFrame]:
+    """What the handler received and returned, the queue and the stream read back."""
+    destination = tables.destination
+    return witness_tables(
+        witness,
+        streams=backend.client("dynamodbstreams"),
+        stream_arn=tables.stream_arn,
+        sqs=backend.client("sqs") if destination is not None else None,
+        queue_url=destination.queue_url if destination is not None else None,
+    )
 
 
 def save(
