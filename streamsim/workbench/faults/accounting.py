@@ -7,7 +7,8 @@ and every play the writer wrote must have an outcome:
   it, in time;
 - *at the destination*: a message read back from the on-failure queue
   (``destination_witness``) covers its sequence number (same shard, in the batch's range);
-- *filtered*: the trigger says so and the handler witness never received it;
+- *filtered*: the trigger says so and the handler witness never received it (judged before
+  the destination: a failed batch's sequence-number range spans the filtered records in it);
 - otherwise *discarded* (the trigger says it dropped it: no destination, or sending failed) or
   *unaccounted*; both are lost.
 
@@ -113,11 +114,12 @@ def _witnessed_outcomes(
         if play_id in processed_ids:
             return "processed"
         records = seqs.get(play_id, [])
-        if any(at_destination(seq, shard, destination) for seq, shard in records):
-            return "destination"
         said = {claim.get(seq) for seq, _ in records}
+        # Before the destination: a failed batch's range spans the filtered records within it.
         if "filtered" in said and play_id not in received_ids:
             return "filtered"
+        if any(at_destination(seq, shard, destination) for seq, shard in records):
+            return "destination"
         if "discarded" in said:
             return "discarded"
         return "unaccounted"
@@ -187,11 +189,15 @@ def _trigger_outcomes(run: Any) -> dict[str, Any]:
 
 def _orphan_plays(inserts: pd.DataFrame, orphan_ids: list[str]) -> pd.DataFrame:
     """Plays in the table the writer does not know about (their write's answer was lost)."""
+    from streamsim.errors import EventParseError
     from streamsim.game.playstore import play_from_item
 
     rows = []
     for row in inserts[inserts["play_id"].isin(orphan_ids)].itertuples(index=False):
-        play = play_from_item(json.loads(row.image))
+        try:
+            play = play_from_item(json.loads(row.image))
+        except EventParseError:
+            continue  # not a play: the handler fails it too, so it earns nothing
         rows.append({c: getattr(play, c) for c in PLAY_COLUMNS})
     frame = pd.DataFrame(rows, columns=list(PLAY_COLUMNS))
     return frame.drop_duplicates("play_id")
@@ -212,7 +218,12 @@ def _badges(run: Any, plays: pd.DataFrame, outcome: dict[str, Any]) -> dict[str,
     processed = outcome["processed_ids"]
     expected = expected[expected["play_id"].astype(str).isin(processed)]
     want = set(
-        zip(expected["player_id"], expected["badge_id"], expected["play_id"].astype(str), strict=True)
+        zip(
+            expected["player_id"],
+            expected["badge_id"],
+            expected["play_id"].astype(str),
+            strict=True,
+        )
     )
     got_all = set(
         zip(

@@ -115,7 +115,10 @@ class HandlerWitness:
         with self._lock:
             number = len(self._invocations)
             self._invocations.append(
-                [_received(number, i, r, IN_FLIGHT, started, None, None) for i, r in enumerate(records)]
+                [
+                    _received(number, i, r, IN_FLIGHT, started, None, None)
+                    for i, r in enumerate(records)
+                ]
             )
         try:
             response = self.handler(event, context)
@@ -259,9 +262,7 @@ def destination_frame(messages: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(DESTINATION_COLUMNS))
 
 
-def at_destination(
-    sequence_number: str, shard_id: str | None, destination: pd.DataFrame
-) -> bool:
+def at_destination(sequence_number: str, shard_id: str | None, destination: pd.DataFrame) -> bool:
     """True when a message the destination holds covers this record (same shard, in range)."""
     seq = int(sequence_number)
     for row in destination.itertuples(index=False):
