@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and notebooks never touch real AWS; an inherited endpoint would be ignored anyway.
 export STREAMSIM_ENDPOINT_URL ?=
 
-.PHONY: setup run test lint format lab report bench faults walkthrough serve clean
+.PHONY: setup run test lint format lab report bench faults walkthrough serve clean mutate
 
 setup: $(STAMP)
 
@@ -51,5 +51,14 @@ bench: setup
 faults: setup
 	$(BIN)/streamsim faults
 
+## Mutation testing of the verdict (accounting, invariant, witnesses), checkpoints and award
+## writes ([tool.mutmut] in pyproject.toml). Not part of `make test`: it takes a while.
+mutate: setup
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats
+	@cat mutants/mutmut-cicd-stats.json; echo
+	@$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports data/runs
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache reports data/runs mutants

@@ -78,7 +78,9 @@ def test_other_errors_are_raised_not_swallowed(dynamodb) -> None:  # type: ignor
 def test_the_award_item_and_its_page_round_trip(achievements) -> None:  # type: ignore[no-untyped-def]
     item = award_item(_award("a", 5), 1.2346)
     assert item["awarded_at"] == {"N": "1235"} and item["played_at"]["S"].endswith("Z")
-    assert item["play_key"]["S"].startswith("2026-01-01T12:05:00") and item["play_key"]["S"].endswith("#a")
+    assert item["play_key"]["S"].startswith("2026-01-01T12:05:00") and item["play_key"][
+        "S"
+    ].endswith("#a")
     write_awards(achievements, [_award("a", 5)], now=lambda: 1.2346)
     (badge,) = player_badges(achievements, "p1")
     assert badge["played_at"] == T0 + timedelta(minutes=5) and badge["awarded_at"] == 1.235
@@ -109,7 +111,9 @@ def test_pages_are_followed(achievements) -> None:  # type: ignore[no-untyped-de
     finally:
         achievements.scan, achievements.query = real_scan, real_query
     assert len(got) == 60 and page_size["n"] > 1
-    assert {(b["player_id"], b["badge_id"]) for b in got} == {(a.player_id, a.badge_id) for a in awards}
+    assert {(b["player_id"], b["badge_id"]) for b in got} == {
+        (a.player_id, a.badge_id) for a in awards
+    }
 
 
 # ---- the PlayerState optimistic lock -------------------------------------------------------------

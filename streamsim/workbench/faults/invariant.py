@@ -57,6 +57,8 @@ def check_invariant(summary: dict[str, Any]) -> list[str]:
             f"badges differ from the batch evaluator: {acc['badges_missing']} missing, "
             f"{acc['badges_unexpected']} unexpected"
         )
+    if not problems and not acc.get("ok", True):
+        problems.append("the accounting failed the run for a reason this verdict does not name")
     return problems
 
 
