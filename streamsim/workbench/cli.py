@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from streamsim.errors import StreamsimError
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="event-source-mapping JSON (aws lambda create-event-source-mapping --cli-input-json)",
     )
     run.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<run-id>)")
+    run.add_argument("--force", action="store_true", help="replace an existing run folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(  # fault injection (streamsim.workbench.faults)
         "--faults",
@@ -210,12 +212,34 @@ def _run(args: argparse.Namespace) -> int:
         from streamsim.workbench.faults.plan import FaultPlan
 
         plan = FaultPlan.parse(args.faults, seed=config.seed)
-    with open_backend_from(args) as backend:
-        with progress_bar(enabled=not args.no_progress) as progress:
-            result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
-    print_summary(result.summary, result.path)
     from streamsim.workbench.faults.invariant import invariant_lines
+    from streamsim.workbench.runguard import RunAborted, check_output, sigterm_interrupts
 
+    if args.out:
+        check_output(Path(args.out), force=args.force)  # before the backend opens
+    try:
+        with sigterm_interrupts(), open_backend_from(args) as backend:
+            with progress_bar(enabled=not args.no_progress) as progress:
+                result = run_pipeline(
+                    config,
+                    backend,
+                    out_dir=args.out,
+                    progress=progress,
+                    faults=plan,
+                    force=args.force,
+                )
+    except RunAborted as aborted:
+        summary = aborted.summary or {}
+        if "accounting" in summary:
+            print("\n".join(invariant_lines(summary)))
+        else:
+            print(f"invariant: NOT JUDGED  (the run {aborted.status} before it could be summed up)")
+        if isinstance(aborted.cause, StreamsimError):  # bad input found during the run
+            print(f"streamsim: error: {aborted.cause} ({aborted})", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"streamsim: {aborted}", file=sys.stderr)
+        return 130 if aborted.status == "interrupted" else 1
+    print_summary(result.summary, result.path)
     print("\n".join(invariant_lines(result.summary)))
     return 0 if result.summary["accounting"]["ok"] else 1
 
@@ -359,5 +383,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def entry() -> None:
+    """The ``streamsim`` executable: ``main``, then exit even if a hung handler thread is left
+    (streamsim.workbench.runguard.exit_process)."""
+    from streamsim.workbench.runguard import exit_process
+
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()
