@@ -150,19 +150,23 @@ class RunGuard:
         _unlock(self._lock, self.folder.parent / f".{self.folder.name}.lock")
 
     def _save_partial(self, status: str, reason: str, *, healthy: bool) -> dict[str, Any] | None:
-        from streamsim.workbench.runfolder import TABLES, Run, save_run
-
-        if self.salvage is None:
-            self._mark(status, reason)
-            return None
-        tables, config, messages = self.salvage(healthy)
         import pandas as pd
 
+        from streamsim.workbench.runfolder import TABLES, Run, save_run
+
+        tables: dict[str, Any] = {}
+        config: dict[str, Any] = {}
+        messages: list[dict[str, Any]] = []
+        if self.salvage is not None:
+            try:
+                tables, config, messages = self.salvage(healthy)
+            except Exception as exc:  # noqa: BLE001 - keep the marker and empty tables
+                reason += f"; what was captured could not be collected: {exc}"
         for name, columns in TABLES.items():
             if name not in tables:
                 tables[name] = pd.DataFrame(columns=list(columns))
         config = {**self.config, **config, "status": status, "reason": reason}
-        summary: dict[str, Any] | None
+        summary: dict[str, Any]
         try:
             from streamsim.workbench.analysis import summarize
 
@@ -170,6 +174,8 @@ class RunGuard:
         except Exception as exc:  # noqa: BLE001 - a partial run may not sum up
             summary = {"error": f"no summary: {type(exc).__name__}: {exc}"}
         summary["status"], summary["reason"] = status, reason
+        if self.salvage is None:  # nothing ran: no accounting to speak of
+            summary.pop("accounting", None)
         save_run(self.temp, tables, config, summary, messages)
         return summary
 
