@@ -287,6 +287,24 @@ def test_an_older_run_folder_is_judged_on_the_trigger_log_and_says_so(clean: Run
     assert "judged on the trigger's own log" in "\n".join(invariant_lines(_summary(run)))
 
 
+def test_without_witnesses_the_trigger_log_still_finds_losses(clean: Run) -> None:
+    run = _copy(clean)
+    for name in ("handler_witness", "stream_witness", "destination_witness"):
+        del run.tables[name]
+    want = accounting(clean)
+    acc = accounting(run)
+    for key in ("processed", "filtered", "sent_to_destination", "badges_match_batch_evaluator"):
+        assert acc[key] == want[key], key
+    assert acc["ok"] and acc["badges_missing"] == 0
+    processed = run.dispositions.query("disposition == 'processed'")["sequence_number"]
+    run.tables["dispositions"] = run.dispositions[
+        run.dispositions["sequence_number"] != processed.iloc[0]
+    ]
+    acc = accounting(run)
+    assert acc["unaccounted"] == 1 and acc["processed"] == want["processed"] - 1
+    assert not acc["ok"]
+
+
 def test_the_verdict_prints_each_witness_count(clean: Run) -> None:
     lines = "\n".join(invariant_lines(_summary(clean)))
     acc = accounting(clean)

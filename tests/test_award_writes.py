@@ -116,6 +116,14 @@ def test_pages_are_followed(achievements) -> None:  # type: ignore[no-untyped-de
     }
 
 
+def test_a_named_table_is_read_and_written(dynamodb) -> None:  # type: ignore[no-untyped-def]
+    create_table(dynamodb, ACHIEVEMENTS)  # the default table stays empty
+    create_table(dynamodb, ACHIEVEMENTS.with_name("Badges2"))
+    assert write_awards(dynamodb, [_award("a", 5)], table="Badges2") == 1
+    assert [b["play_id"] for b in scan_achievements(dynamodb, table="Badges2")] == ["a"]
+    assert scan_achievements(dynamodb) == [] and player_badges(dynamodb, "p1") == []
+
+
 # ---- the PlayerState optimistic lock -------------------------------------------------------------
 
 

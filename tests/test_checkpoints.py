@@ -55,6 +55,15 @@ def test_a_memory_store_writes_nothing(tmp_path: Path) -> None:
     assert store.get("a") == "1" and store.is_finished("a") and store.path is None
 
 
+def test_a_checkpoint_file_with_bad_sequence_numbers_says_what_they_must_be(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "checkpoints.json"
+    path.write_text('{"checkpoints": {"a": "x"}, "finished_shards": []}')
+    with pytest.raises(ConfigError, match="must map stream.shard keys to sequence numbers"):
+        CheckpointStore(path)
+
+
 @pytest.mark.parametrize(
     "content",
     [

@@ -89,22 +89,25 @@ def test_the_witness_line_names_every_count() -> None:
         "messages (3 records); stream holds 44 records (1 with no written play); the trigger "
         "says processed 40, sent to destination 3"
     )
-    assert "trigger's own log" in witness_line({**CLEAN, "witnessed": False})
+    assert witness_line({**CLEAN, "witnessed": False}) == (
+        "witnesses: none recorded (an older run folder): judged on the trigger's own log"
+    )
 
 
 def test_unwritten_plays_and_awards_at_the_destination_are_shown() -> None:
     summary = _summary(
         not_written=2,
-        not_written_reasons={"EndpointConnectionError": 2},
+        not_written_reasons={"EndpointConnectionError": 2, "ReadTimeoutError": 1},
         badges_at_destination_plays=3,
     )
     lines = invariant_lines(summary)
     assert check_invariant(summary) == []
-    assert any(
-        line.startswith("not written: 2 plays") and "(EndpointConnectionError 2)" in line
-        for line in lines
-    )
-    assert any(line.startswith("badges at plays sent to the destination: 3") for line in lines)
+    assert lines[2:] == [
+        "not written: 2 plays the writer could not write (EndpointConnectionError 2, "
+        "ReadTimeoutError 1); the writer got the error, so they are not in the invariant",
+        "badges at plays sent to the destination: 3 (processed in an attempt before the batch "
+        "was given up)",
+    ]
 
 
 def test_faults_are_reported() -> None:
@@ -113,10 +116,10 @@ def test_faults_are_reported() -> None:
         "specs": "poison=1",
         "seed": 4,
         "injected": {"poison": 11, "throttle": 2},
-        "changed": ["retry backoff"],
+        "changed": ["retry backoff", "timeout"],
     }
     lines = invariant_lines(summary)
     assert "faults: poison=1 (seed 4); injected: poison 11, throttle 2" in lines
-    assert "  for this live fault run: retry backoff" in lines
+    assert "  for this live fault run: retry backoff, timeout" in lines
     summary["faults"] = {"specs": "none", "seed": 1, "injected": {}}
     assert "faults: none (seed 1); injected: nothing" in invariant_lines(summary)

@@ -171,17 +171,15 @@ def _trigger_outcomes(run: Any) -> dict[str, Any]:
     from streamsim.workbench.analysis import play_timeline
 
     timeline = play_timeline(run)
-    names = {"destination": "destination"}
     outcomes = {
-        str(p): names.get(str(d), str(d)) if isinstance(d, str) else "unaccounted"
-        for p, d in zip(timeline["play_id"], timeline["disposition"], strict=True)
+        str(play_id): str(said) if isinstance(said, str) else "unaccounted"
+        for play_id, said in zip(timeline["play_id"], timeline["disposition"], strict=True)
     }
-    processed = {p for p, o in outcomes.items() if o == "processed"}
     return {
         "plays": outcomes,
         "orphans": {},
         "orphan_plays": pd.DataFrame(columns=list(PLAY_COLUMNS)),
-        "processed_ids": processed,
+        "processed_ids": {p for p, said in outcomes.items() if said == "processed"},
         "claims": {"processed_without_handler": 0, "destination_not_received": 0},
         "witnesses": {},
     }

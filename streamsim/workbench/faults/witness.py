@@ -170,17 +170,6 @@ class HandlerWitness:
         return pd.DataFrame(rows, columns=list(HANDLER_COLUMNS))
 
 
-def processed_play_ids(handler_witness: pd.DataFrame) -> set[str]:
-    """Play ids some invocation returned success for."""
-    done = handler_witness[handler_witness["outcome"] == SUCCESS]
-    return set(done["play_id"].dropna().astype(str))
-
-
-def processed_sequence_numbers(handler_witness: pd.DataFrame) -> set[str]:
-    done = handler_witness[handler_witness["outcome"] == SUCCESS]
-    return set(done["sequence_number"].astype(str))
-
-
 def read_stream(streams: Any, stream_arn: str, *, empty_pages: int = 3) -> pd.DataFrame:
     """Every record of every shard, read from TRIM_HORIZON with a fresh reader.
 
