@@ -157,7 +157,7 @@ def accounting(run: Run) -> dict[str, Any]:
     """
     from streamsim.workbench.faults.accounting import account
 
-    return account(run)
+    return account(run, play_timeline)
 
 
 def project_to_aws(run: Run, propagation_seconds: float) -> pd.DataFrame:

@@ -174,17 +174,27 @@ def _module_command(parser: argparse.ArgumentParser, module_name: str) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from streamsim.workbench.sweep import parse_grid, sweep
+    from streamsim.workbench.sweep import check_csv_target, check_grid, parse_grid, sweep
     from streamsim.workbench.virtual import Scenario
 
-    table = sweep(
-        parse_grid(args.grid),
-        Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed),
-    )
+    grid = parse_grid(args.grid)
+    base = Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed)
+    check_grid(grid, base)  # before computing: names, values, the CSV's folder
+    if args.csv:
+        check_csv_target(Path(args.csv))
+    rows: list[dict[str, Any]] = []
+    interrupted = False
+    try:
+        table = sweep(grid, base, rows=rows)
+    except KeyboardInterrupt:
+        interrupted, table = True, pd.DataFrame(rows)
     with pd.option_context("display.width", 160, "display.max_columns", 30):
-        print(table.round(3).to_string(index=False))
+        print(table.round(3).to_string(index=False) if len(table) else "(no row finished)")
     if args.csv:
         table.to_csv(args.csv, index=False)
+    if interrupted:
+        print(f"streamsim: interrupted after {len(rows)} rows", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -219,7 +229,12 @@ def _run(args: argparse.Namespace) -> int:
         check_output(Path(args.out), force=args.force)  # before the backend opens
     try:
         with sigterm_interrupts(), open_backend_from(args) as backend:
-            with progress_bar(enabled=not args.no_progress) as progress:
+            from streamsim.workbench.handlers.loading import workbench_environment
+
+            with (
+                workbench_environment(backend),
+                progress_bar(enabled=not args.no_progress) as progress,
+            ):
                 result = run_pipeline(
                     config,
                     backend,
@@ -251,7 +266,10 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
         help="DynamoDB endpoint (default: $STREAMSIM_ENDPOINT_URL, else an embedded moto server)",
     )
     parser.add_argument(
-        "--region", default=None, help="AWS region (default: $STREAMSIM_REGION, else eu-central-1)"
+        "--region",
+        type=_region,
+        default=None,
+        help="AWS region (default: $STREAMSIM_REGION, else eu-central-1)",
     )
     parser.add_argument(
         "--allow-remote",
@@ -261,9 +279,17 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
 
 
 def open_backend_from(args: argparse.Namespace) -> Any:
-    from streamsim.aws.backend import open_backend
+    """The backend the options name; a local endpoint where nothing listens is one line."""
+    from streamsim.aws.backend import open_backend, probe_endpoint
 
-    return open_backend(args.endpoint_url, args.region, allow_remote=args.allow_remote)
+    backend = open_backend(args.endpoint_url, args.region, allow_remote=args.allow_remote)
+    if not backend.info.embedded and backend.endpoint_url is not None:
+        try:
+            probe_endpoint(backend.endpoint_url)
+        except BaseException:
+            backend.close()
+            raise
+    return backend
 
 
 def _walkthrough(args: argparse.Namespace) -> int:
@@ -297,7 +323,6 @@ def _trigger(args: argparse.Namespace) -> int:
     from streamsim.clock import WallClock
     from streamsim.workbench.handlers.loading import load_handler
 
-    handler = load_handler(args.handler)
     if args.config:
         mapping = EventSourceMapping.from_file(args.config)
     else:
@@ -306,7 +331,12 @@ def _trigger(args: argparse.Namespace) -> int:
         mapping = EventSourceMapping.from_aws(
             {**mapping.to_aws(), "StartingPosition": args.starting_position}
         )
-    with open_backend_from(args) as backend:
+    from streamsim.workbench.handlers.loading import workbench_environment
+
+    with open_backend_from(args) as backend, workbench_environment(backend):
+        # The handler module's top-level code runs only now: after the endpoint checks, with
+        # the workbench's endpoint and (locally) dummy credentials in its environment.
+        handler = load_handler(args.handler)
         from botocore.exceptions import ClientError
 
         try:
@@ -342,6 +372,16 @@ def _trigger(args: argparse.Namespace) -> int:
 def _print_log_lines(row: Any) -> None:
     for line in row.log_lines:
         print(line, flush=True)
+
+
+def _region(text: str) -> str:
+    from streamsim.aws.backend import check_region
+    from streamsim.errors import BackendError
+
+    try:
+        return check_region(text)
+    except BackendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -36,8 +37,11 @@ from streamsim.workbench.faults.witness import (
 PLAY_COLUMNS = ("player_id", "play_id", "game", "played_at", "tz", "score")
 
 
-def account(run: Any) -> dict[str, Any]:
-    """The accounting dict of a run (see the module docstring); ``ok`` is the verdict."""
+def account(run: Any, timeline: Callable[[Any], pd.DataFrame]) -> dict[str, Any]:
+    """The accounting dict of a run (see the module docstring); ``ok`` is the verdict.
+
+    ``timeline``: streamsim.workbench.analysis.play_timeline (the trigger's log joined to the
+    plays), used only for older run folders without witnesses."""
     tables = run.tables
     plays = tables["plays"]
     dispositions = tables["dispositions"]
@@ -50,7 +54,7 @@ def account(run: Any) -> dict[str, Any]:
             destination = destination_frame(run.destination)
         outcome = _witnessed_outcomes(plays, dispositions, handler, stream, destination)
     else:
-        outcome = _trigger_outcomes(run)
+        outcome = _trigger_outcomes(timeline(run))
     counts = Counter(outcome["plays"].values())
     orphan_counts = Counter(outcome["orphans"].values())
     lost = counts["unaccounted"] + counts["discarded"]
@@ -166,11 +170,8 @@ def _trigger_claims(dispositions: pd.DataFrame) -> dict[str, str]:
     return out
 
 
-def _trigger_outcomes(run: Any) -> dict[str, Any]:
+def _trigger_outcomes(timeline: pd.DataFrame) -> dict[str, Any]:
     """No witnesses: the trigger's log, joined to the plays by the records' keys."""
-    from streamsim.workbench.analysis import play_timeline
-
-    timeline = play_timeline(run)
     outcomes = {
         str(play_id): str(said) if isinstance(said, str) else "unaccounted"
         for play_id, said in zip(timeline["play_id"], timeline["disposition"], strict=True)
