@@ -215,17 +215,19 @@ def is_loopback_url(endpoint_url: str) -> bool:
 
 def check_region(region: str) -> str:
     """The region if botocore knows it for DynamoDB (AWS's partitions), else BackendError."""
-    import boto3
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
 
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", region or ""):
         raise BackendError(
             f"region {region!r} is malformed (AWS regions look like eu-central-1, us-east-1)"
         )
-    session = boto3.session.Session()
+    # botocore's own endpoint data, read without a session (no profile, no credentials).
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
     known = {
         r
-        for partition in session.get_available_partitions()
-        for r in session.get_available_regions("dynamodb", partition_name=partition)
+        for partition in resolver.get_available_partitions()
+        for r in resolver.get_available_endpoints("dynamodb", partition)
     }
     if region not in known:
         raise BackendError(f"region {region!r} is not an AWS region that has DynamoDB")
