@@ -426,3 +426,30 @@ def test_destination_frame_reads_batch_info() -> None:
             "condition": "RetryAttemptsExhausted",
         }
     ]
+
+
+def test_the_handler_witness_numbers_invocations_and_records_times() -> None:
+    ticks = iter([10.0, 11.0, 20.0, 22.0])
+    witness = HandlerWitness(
+        lambda e, c: None, report_batch_item_failures=True, now=lambda: next(ticks)
+    )
+    witness(_event("1", "2"), _Context(remaining_ms=1))  # 1 ms left is still in time
+    witness(_event("3"), object())  # a context without a deadline is never late
+    frame = witness.frame()
+    assert list(frame["invocation"]) == [0, 0, 1] and list(frame["position"]) == [0, 1, 0]
+    assert list(frame["started_at"]) == [10.0, 10.0, 20.0]
+    assert list(frame["ended_at"]) == [11.0, 11.0, 22.0]
+    assert list(frame["outcome"]) == ["success"] * 3
+    assert list(frame["sequence_number"]) == ["1", "2", "3"]
+
+
+def test_a_non_stream_event_passes_through_unrecorded() -> None:
+    seen: list[tuple[object, object]] = []
+    witness = HandlerWitness(
+        lambda e, c: seen.append((e, c)) or "answer", report_batch_item_failures=True
+    )
+    context = _Context()
+    assert witness({"not": "records"}, context) == "answer"
+    assert seen == [({"not": "records"}, context)] and len(witness.frame()) == 0
+    witness({"Records": ["not a record"]}, context)
+    assert list(witness.frame()["sequence_number"]) == ["None"]
