@@ -177,6 +177,13 @@ def test_an_existing_folder_is_not_replaced_without_force(backend, tmp_path: Pat
     assert not (out / "mine.txt").exists() and load_run(result.path).config["status"] == "complete"
 
 
+def test_an_existing_empty_folder_is_used(backend, tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    out.mkdir()
+    result = run_pipeline(SMALL, backend, out_dir=out)
+    assert result.path == out and load_run(out).config["status"] == "complete"
+
+
 def test_two_runs_cannot_write_one_folder(tmp_path: Path) -> None:
     first = RunGuard.open(tmp_path / "run")
     try:

@@ -56,7 +56,7 @@ def check_output(folder: Path, *, force: bool = False) -> None:
     """Refuse an output location that cannot become this run's folder, before any work."""
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"--out {folder} is a file, not a folder")
-    if folder.is_dir() and not force:
+    if folder.is_dir() and any(folder.iterdir()) and not force:  # an empty one loses nothing
         raise OutputError(
             f"--out {folder} already exists; pass --force to replace it (a run folder is "
             "never overwritten silently)"
@@ -194,6 +194,8 @@ class RunGuard:
 
     def _move_into_place(self) -> Path:
         old = None
+        if self.folder.is_dir() and not any(self.folder.iterdir()):
+            self.folder.rmdir()  # an empty folder (a notebook's temporary directory)
         if self.folder.exists():
             if not self._force:  # appeared while running: never overwritten without --force
                 raise OutputError(f"{self.folder} appeared while the run was going")
