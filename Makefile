@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 # Tests and notebooks never touch real AWS; an inherited endpoint would be ignored anyway.
 export STREAMSIM_ENDPOINT_URL ?=
 
-.PHONY: setup run test lint format lab report bench faults walkthrough serve clean ministack browser
+.PHONY: setup run test lint format lab report bench faults walkthrough serve clean ministack browser mutate
 
 ## MiniStack, the second backend: its own venv (it pins its own botocore), built on first use.
 MINISTACK_VENV    ?= .venv-ministack
@@ -72,5 +72,14 @@ LIVE_BENCH_ARGS ?= --quick
 faults: setup
 	$(BIN)/streamsim faults
 
+## Mutation testing of the verdict (accounting, invariant, witnesses), checkpoints and award
+## writes ([tool.mutmut] in pyproject.toml). Not part of `make test`: it takes a while.
+mutate: setup
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats
+	@cat mutants/mutmut-cicd-stats.json; echo
+	@$(BIN)/mutmut results
+
 clean:
-	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .mypy_cache .ruff_cache reports data/runs
+	rm -rf $(VENV) $(MINISTACK_VENV) .pytest_cache .mypy_cache .ruff_cache reports data/runs mutants

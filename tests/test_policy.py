@@ -104,6 +104,9 @@ def test_bad_policy_options_are_one_line(argv: list[str], message: str, capsys) 
     assert message in err and err.count("\n") == 1
 
 
+_AUDIT = {("sqs", "ReceiveMessage"), ("sqs", "DeleteMessage")}
+
+
 @dataclass
 class Call:
     client: Any
@@ -163,6 +166,9 @@ def test_a_real_run_stays_inside_the_printed_policy(
         or c.service == "dynamodbstreams"
         or (c.service == "sqs" and c.after_setup)
     ]
+    # The run's audit reads the queue back after the run (streamsim.workbench.faults.witness):
+    # the workbench's check, not something the deployed trigger does.
+    pipeline = [c for c in pipeline if (c.service, c.operation) not in _AUDIT]
     checked = set()
     for call in pipeline:
         action, resource = _iam(call, stream_arn)

@@ -134,7 +134,7 @@ def open_backend(
     accident.
     """
     endpoint_url = endpoint_url or os.environ.get(ENDPOINT_ENV) or None
-    region = region or os.environ.get(REGION_ENV) or DEFAULT_REGION
+    region = check_region(region or os.environ.get(REGION_ENV) or DEFAULT_REGION)
     if endpoint_url is None:
         return open_local(server or os.environ.get(SERVER_ENV) or "moto", region, client_config)
     if server is not None:
@@ -170,7 +170,9 @@ def open_local(kind: str, region: str, client_config: Any | None = None) -> Back
 
 
 def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:
-    """Refuse endpoints beyond loopback unless the user opted in (no traffic is sent here)."""
+    """Refuse endpoints beyond loopback unless the user opted in (no traffic is sent here).
+
+    An ambiguous URL (one the HTTP client would read differently) is refused even then."""
     if endpoint_url != "aws":
         parsed = urlparse(endpoint_url)
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -178,6 +180,7 @@ def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:
                 f"endpoint URL {endpoint_url!r} is not an http(s) URL "
                 "(example: http://127.0.0.1:8000 for DynamoDB Local)"
             )
+        endpoint_host(endpoint_url)
     if allow_remote or is_loopback_url(endpoint_url):
         return
     target = "real AWS" if endpoint_url == "aws" else f"the non-local endpoint {endpoint_url}"
@@ -191,6 +194,32 @@ def check_endpoint_allowed(endpoint_url: str, allow_remote: bool) -> None:
     )
 
 
+def endpoint_host(endpoint_url: str) -> str:
+    """The host botocore will connect to, read as its HTTP client (urllib3) reads the URL.
+
+    botocore hands the endpoint URL to urllib3, whose ``parse_url`` can disagree with
+    ``urllib.parse``: for ``http://evil.example\\@127.0.0.1:8000`` urllib.parse says
+    127.0.0.1 and urllib3 connects to evil.example. Anything where the two could disagree
+    (user info, a backslash, whitespace or control characters) or where they do disagree is
+    refused as ambiguous (BackendError)."""
+    from urllib3.util import parse_url
+
+    bad = [c for c in endpoint_url if c in "@\\" or ord(c) <= 32 or ord(c) == 127]
+    try:
+        ours = urlparse(endpoint_url).hostname
+        theirs = parse_url(endpoint_url).host
+    except ValueError:
+        ours = theirs = None
+    theirs = theirs.strip("[]").lower() if theirs else None
+    if bad or ours is None or theirs != ours.lower():
+        raise BackendError(
+            f"endpoint URL {endpoint_url!r} is ambiguous (the HTTP client would connect to "
+            f"{theirs or 'an unclear host'}): give a plain http://HOST:PORT without user info, "
+            "backslashes or spaces"
+        )
+    return ours
+
+
 def real_access_key_id(environ: Mapping[str, str] | None = None) -> str | None:
     """The masked AWS_ACCESS_KEY_ID when it looks like a real account's (AKIA…/ASIA…), else None."""
     value = (os.environ if environ is None else environ).get("AWS_ACCESS_KEY_ID", "").strip()
@@ -200,9 +229,11 @@ def real_access_key_id(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def is_loopback_url(endpoint_url: str) -> bool:
-    """True for http(s) URLs whose host is localhost, 127.0.0.0/8 or ::1 (no DNS lookup)."""
-    host = urlparse(endpoint_url).hostname
-    if host is None:
+    """True for http(s) URLs whose host, as the HTTP client reads it, is localhost, 127.0.0.0/8
+    or ::1 (no DNS lookup); False for ambiguous URLs (see ``endpoint_host``)."""
+    try:
+        host = endpoint_host(endpoint_url)
+    except BackendError:
         return False
     if host == "localhost":
         return True
@@ -210,6 +241,77 @@ def is_loopback_url(endpoint_url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def check_region(region: str) -> str:
+    """The region if botocore knows it for DynamoDB (AWS's partitions), else BackendError."""
+    from botocore.loaders import create_loader
+    from botocore.regions import EndpointResolver
+
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d{1,2}", region or ""):
+        raise BackendError(
+            f"region {region!r} is malformed (AWS regions look like eu-central-1, us-east-1)"
+        )
+    # botocore's own endpoint data, read without a session (no profile, no credentials).
+    resolver = EndpointResolver(create_loader().load_data("endpoints"))
+    known = {
+        r
+        for partition in resolver.get_available_partitions()
+        for r in resolver.get_available_endpoints("dynamodb", partition)
+    }
+    if region not in known:
+        raise BackendError(f"region {region!r} is not an AWS region that has DynamoDB")
+    return region
+
+
+def probe_endpoint(endpoint_url: str, timeout: float = 2.0) -> None:
+    """BackendError if nothing accepts connections at a loopback endpoint (checked before any
+    work; never called for remote endpoints: nothing is sent beyond this machine unasked)."""
+    import socket
+
+    if not is_loopback_url(endpoint_url):
+        return
+    parsed = urlparse(endpoint_url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", port), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise BackendError(
+            f"nothing listens at {endpoint_url} ({exc.strerror or exc}): start DynamoDB Local, "
+            "LocalStack or 'streamsim serve' there, or leave --endpoint-url out to embed moto"
+        ) from None
+
+
+def handler_environment(backend: Backend, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment a handler run by the workbench sees: the workbench's endpoint for every
+    service (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_DYNAMODB, honoured by boto3 and by the badge
+    handler), and for a local endpoint dummy credentials with no session token or profile, so
+    a handler's own boto3 client can never sign towards real AWS with real keys."""
+    env = dict(environ)
+    env.pop("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", None)
+    if backend.endpoint_url is None:  # real AWS, opted into with --allow-remote
+        return env
+    for name in (
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS",
+    ):
+        env[name] = backend.endpoint_url
+    env[ENDPOINT_ENV] = backend.endpoint_url
+    env["AWS_DEFAULT_REGION"] = env["AWS_REGION"] = backend.region
+    if is_loopback_url(backend.endpoint_url):
+        for name in (
+            "AWS_SESSION_TOKEN",
+            "AWS_SECURITY_TOKEN",
+            "AWS_PROFILE",
+            "AWS_DEFAULT_PROFILE",
+        ):
+            env.pop(name, None)
+        env["AWS_ACCESS_KEY_ID"] = LOCAL_CREDENTIALS["aws_access_key_id"]
+        env["AWS_SECRET_ACCESS_KEY"] = LOCAL_CREDENTIALS["aws_secret_access_key"]
+        env["AWS_SHARED_CREDENTIALS_FILE"] = env["AWS_CONFIG_FILE"] = os.devnull
+    return env
 
 
 def _guess_name(endpoint_url: str) -> str:

@@ -293,8 +293,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     if _deployed.handler is None:
         import boto3
 
-        endpoint = os.environ.get("STREAMSIM_ENDPOINT_URL") or os.environ.get(
-            "AWS_ENDPOINT_URL_DYNAMODB"
+        endpoint = (
+            os.environ.get("STREAMSIM_ENDPOINT_URL")
+            or os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+            or os.environ.get("AWS_ENDPOINT_URL")
         )
         client = (
             boto3.client("dynamodb", endpoint_url=endpoint)

@@ -11,7 +11,6 @@ an explicit assumption (``project_to_aws``), never with the local number.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -149,62 +148,16 @@ def badge_rates(run: Run) -> pd.DataFrame:
 
 
 def accounting(run: Run) -> dict[str, Any]:
-    """Every written play is processed, filtered or at the on-failure destination; no badge is
-    awarded twice; achievements equal the batch evaluator's on the processed plays.
+    """Every written play (and every stream record) is processed, filtered or at the on-failure
+    destination; no badge is awarded twice; achievements equal the batch evaluator's on the
+    processed plays, judged by witnesses that do not take the trigger's word (the handler's
+    boundary, the queue read back, the stream read back): streamsim.workbench.faults.accounting.
 
-    Plays the writer failed to write are not written: counted apart, with their reasons. The
-    handler reads a player's history from the Plays table, which holds every written play
-    (filtered and poison plays too), so the reference is the batch evaluator over every written
-    play, keeping the awards whose earning play was processed. A play at the destination may
-    have been processed in an attempt before its batch was given up: its awards are counted,
-    not compared. A badge written more often than it is in the table was awarded twice.
+    Plays the writer failed to write are not written: counted apart, with their reasons.
     """
-    from streamsim.game.badges import evaluate_batch, rule_from_spec
+    from streamsim.workbench.faults.accounting import account
 
-    timeline = play_timeline(run)
-    counts = timeline["disposition"].fillna("unaccounted").value_counts().to_dict()
-    written = len(timeline)
-    lost = int(counts.get("unaccounted", 0) + counts.get("discarded", 0))
-    duplicates = int(run.achievements.duplicated(["player_id", "badge_id"]).sum())
-    award_writes = (run.config.get("handler_stats") or {}).get("awards_written")
-    rewrites = max(0, int(award_writes) - len(run.achievements)) if award_writes is not None else 0
-    rules = (
-        tuple(rule_from_spec(r["rule"], r["params"]) for r in run.config.get("rules", [])) or None
-    )
-    plays = timeline[list(_PLAY_COLUMNS)]
-    expected = evaluate_batch(plays, rules) if rules else evaluate_batch(plays)
-    processed_ids = set(timeline.loc[timeline["disposition"] == "processed", "play_id"])
-    at_destination = set(timeline.loc[timeline["disposition"] == "destination", "play_id"])
-    expected = expected[expected["play_id"].isin(processed_ids)]
-    got_all = set(
-        zip(
-            run.achievements["player_id"],
-            run.achievements["badge_id"],
-            run.achievements["play_id"],
-            strict=True,
-        )
-    )
-    got = {award for award in got_all if award[2] not in at_destination}
-    want = set(zip(expected["player_id"], expected["badge_id"], expected["play_id"], strict=True))
-    failures = run.config.get("send_failures") or []
-    reasons = Counter(str(f.get("error", "")).split(":", 1)[0] for f in failures)
-    return {
-        "plays_written": written,
-        "not_written": len(failures),
-        "not_written_reasons": dict(sorted(reasons.items())),
-        "processed": int(counts.get("processed", 0)),
-        "filtered": int(counts.get("filtered", 0)),
-        "sent_to_destination": int(counts.get("destination", 0)),
-        "discarded": int(counts.get("discarded", 0)),
-        "unaccounted": int(counts.get("unaccounted", 0)),
-        "lost": lost,
-        "duplicate_badges": duplicates + rewrites,
-        "badges_match_batch_evaluator": got == want,
-        "badges_missing": len(want - got),
-        "badges_unexpected": len(got - want),
-        "badges_at_destination_plays": len(got_all - got),
-        "ok": lost == 0 and duplicates + rewrites == 0 and got == want,
-    }
+    return account(run, play_timeline)
 
 
 def project_to_aws(run: Run, propagation_seconds: float) -> pd.DataFrame:

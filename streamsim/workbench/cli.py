@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from streamsim.errors import StreamsimError
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="event-source-mapping JSON (aws lambda create-event-source-mapping --cli-input-json)",
     )
     run.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<run-id>)")
+    run.add_argument("--force", action="store_true", help="replace an existing run folder")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.add_argument(
         "--stack",
@@ -209,21 +211,30 @@ def _module_command(parser: argparse.ArgumentParser, module_name: str) -> None:
 def _sweep(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from streamsim.workbench.sweep import parse_grid, sweep
+    from streamsim.workbench.sweep import check_csv_target, check_grid, parse_grid, sweep
     from streamsim.workbench.virtual import Scenario
 
     def progress(done: int, total: int) -> None:
         print(f"sweep: {done}/{total} settings simulated", file=sys.stderr, flush=True)
 
-    table = sweep(
-        parse_grid(args.grid),
-        Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed),
-        progress=progress,
-    )
+    grid = parse_grid(args.grid)
+    base = Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed)
+    check_grid(grid, base)  # before computing: names, values, the CSV's folder
+    if args.csv:
+        check_csv_target(Path(args.csv))
+    rows: list[dict[str, Any]] = []
+    interrupted = False
+    try:
+        table = sweep(grid, base, progress=progress, rows=rows)
+    except KeyboardInterrupt:
+        interrupted, table = True, pd.DataFrame(rows)
     with pd.option_context("display.width", 160, "display.max_columns", 30):
-        print(table.round(3).to_string(index=False))
+        print(table.round(3).to_string(index=False) if len(table) else "(no row finished)")
     if args.csv:
         table.to_csv(args.csv, index=False)
+    if interrupted:
+        print(f"streamsim: interrupted after {len(rows)} rows", file=sys.stderr)
+        return 130
     return 0
 
 
@@ -258,18 +269,46 @@ def _run(args: argparse.Namespace) -> int:
         from streamsim.workbench.faults.plan import FaultPlan
 
         plan = FaultPlan.parse(args.faults, seed=config.seed)
-    from streamsim.workbench.attach import warnings_printed_once
+    from streamsim.workbench.faults.invariant import invariant_lines
+    from streamsim.workbench.runguard import RunAborted, check_output, sigterm_interrupts
 
-    printed = mapping.warnings if mapping is not None else ()
-    with open_backend_from(args) as backend, warnings_printed_once(printed):
-        with progress_bar(enabled=not args.no_progress) as progress:
-            result = run_pipeline(config, backend, out_dir=args.out, progress=progress, faults=plan)
+    if args.out:
+        check_output(Path(args.out), force=args.force)  # before the backend opens
+    try:
+        from streamsim.workbench.attach import warnings_printed_once
+
+        printed = mapping.warnings if mapping is not None else ()
+        with sigterm_interrupts(), open_backend_from(args) as backend:
+            from streamsim.workbench.handlers.loading import workbench_environment
+
+            with (
+                workbench_environment(backend),
+                warnings_printed_once(printed),
+                progress_bar(enabled=not args.no_progress) as progress,
+            ):
+                result = run_pipeline(
+                    config,
+                    backend,
+                    out_dir=args.out,
+                    progress=progress,
+                    faults=plan,
+                    force=args.force,
+                )
+    except RunAborted as aborted:
+        summary = aborted.summary or {}
+        if "accounting" in summary:
+            print("\n".join(invariant_lines(summary)))
+        else:
+            print(f"invariant: NOT JUDGED  (the run {aborted.status} before it could be summed up)")
+        if isinstance(aborted.cause, StreamsimError):  # bad input found during the run
+            print(f"streamsim: error: {aborted.cause} ({aborted})", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"streamsim: {aborted}", file=sys.stderr)
+        return 130 if aborted.status == "interrupted" else 1
     print_summary(result.summary, result.path)
     from streamsim.workbench.requests import request_lines
 
     print("\n".join(request_lines(result.summary.get("requests"))))
-    from streamsim.workbench.faults.invariant import invariant_lines
-
     print("\n".join(invariant_lines(result.summary)))
     return 0 if result.summary["accounting"]["ok"] else 1
 
@@ -281,7 +320,10 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
         help="DynamoDB endpoint (default: $STREAMSIM_ENDPOINT_URL, else an embedded moto server)",
     )
     parser.add_argument(
-        "--region", default=None, help="AWS region (default: $STREAMSIM_REGION, else eu-central-1)"
+        "--region",
+        type=_region,
+        default=None,
+        help="AWS region (default: $STREAMSIM_REGION, else eu-central-1)",
     )
     parser.add_argument(
         "--allow-remote",
@@ -300,14 +342,22 @@ def _server_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_backend_from(args: argparse.Namespace) -> Any:
-    from streamsim.aws.backend import open_backend
+    """The backend the options name; a local endpoint where nothing listens is one line."""
+    from streamsim.aws.backend import open_backend, probe_endpoint
 
-    return open_backend(
+    backend = open_backend(
         args.endpoint_url,
         args.region,
         allow_remote=args.allow_remote,
         server=getattr(args, "backend", None),
     )
+    if not backend.info.embedded and backend.endpoint_url is not None:
+        try:
+            probe_endpoint(backend.endpoint_url)
+        except BaseException:
+            backend.close()
+            raise
+    return backend
 
 
 def _walkthrough(args: argparse.Namespace) -> int:
@@ -348,9 +398,13 @@ def _trigger(args: argparse.Namespace) -> int:
     from streamsim.workbench import attach
     from streamsim.workbench.handlers.loading import load_handler
 
-    handler = load_handler(args.handler)
     mapping = attach.mapping_from(args.config, args.starting_position)
-    with open_backend_from(args) as backend:
+    from streamsim.workbench.handlers.loading import workbench_environment
+
+    with open_backend_from(args) as backend, workbench_environment(backend):
+        # The handler module's top-level code runs only now: after the endpoint checks, with
+        # the workbench's endpoint and (locally) dummy credentials in its environment.
+        handler = load_handler(args.handler)
         stream_arn = attach.table_stream(backend, args.table)
         clock = WallClock()
         capture = Capture(on_attempt=_print_log_lines)
@@ -388,6 +442,16 @@ def _trigger(args: argparse.Namespace) -> int:
 def _print_log_lines(row: Any) -> None:
     for line in row.log_lines:
         print(line, flush=True)
+
+
+def _region(text: str) -> str:
+    from streamsim.aws.backend import check_region
+    from streamsim.errors import BackendError
+
+    try:
+        return check_region(text)
+    except BackendError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _port(text: str) -> int:
@@ -439,5 +503,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def entry() -> None:
+    """The ``streamsim`` executable: ``main``, then exit even if a hung handler thread is left
+    (streamsim.workbench.runguard.exit_process)."""
+    from streamsim.workbench.runguard import exit_process
+
+    exit_process(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

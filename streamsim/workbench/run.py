@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Generator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,12 +29,14 @@ from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.aws.trigger.destinations import SqsDestination, create_queue
 from streamsim.aws.trigger.engine import Trigger
 from streamsim.aws.trigger.output import OutputCapture
+from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
 from streamsim.clock import WallClock
 from streamsim.errors import ConfigError
 from streamsim.game.achievements import scan_achievements
 from streamsim.game.handler import BadgeHandler, HandlerSettings
 from streamsim.game.plays import PLAY_COLUMNS, Play
 from streamsim.game.playstore import validate_play, write_play
+from streamsim.workbench.faults.witness import HandlerWitness, witness_tables
 from streamsim.workbench.requests import RequestCounter
 from streamsim.workbench.runconfig import (
     DEFAULT_QUEUE,
@@ -44,6 +46,7 @@ from streamsim.workbench.runconfig import (
     with_overrides,
 )
 from streamsim.workbench.runfolder import TABLES, Run, save_run
+from streamsim.workbench.runguard import COMPLETE, RunGuard
 from streamsim.workbench.traffic import Population, PopulationConfig, drive, poisson_schedule
 from streamsim.workbench.traffic.driver import DriveStats, SleepingClock
 
@@ -68,6 +71,7 @@ def run_pipeline(
     progress: Callable[[int, int, int], None] | None = None,
     handler_wrapper: Callable[[Any], Any] | None = None,
     faults: FaultPlan | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Run the whole pipeline once on ``backend``; write and return the run folder.
 
@@ -75,38 +79,58 @@ def run_pipeline(
     ``handler_wrapper`` wraps the badge handler (fault injection).
     ``faults`` (streamsim.workbench.faults) injects handler and backend faults, kills the
     trigger, and reports what it injected in the summary.
+    The folder is checked and locked before any work, written under a temporary name and
+    renamed into place (streamsim.workbench.runguard); an existing one is replaced only with
+    ``force``. A run that fails or is interrupted raises ``RunAborted`` after saving its
+    folder marked ``failed`` or ``interrupted``.
     """
+    run_id = config.run_id or new_run_id()
+    config = replace(config, run_id=run_id)
+    guard = RunGuard.open(Path(out_dir) if out_dir is not None else RUNS_DIR / run_id, force=force)
     counter = RequestCounter()  # requests per play by operation (workbench/requests.py)
-    with counter.installed(backend):
-        if faults is None:
-            return _run_pipeline(config, backend, out_dir, progress, handler_wrapper, None, counter)
-        with faults.installed(backend):  # its client hooks: every client made below
-            return _run_pipeline(
-                faults.configure(config),
-                backend,
-                out_dir,
-                progress,
-                handler_wrapper,
-                faults,
-                counter,
-            )
+    try:
+        with counter.installed(backend):
+            if faults is None:
+                result = _run_pipeline(
+                    config, backend, guard, progress, handler_wrapper, None, counter
+                )
+            else:
+                with faults.installed(backend):  # its client hooks: every client made below
+                    result = _run_pipeline(
+                        faults.configure(config),
+                        backend,
+                        guard,
+                        progress,
+                        handler_wrapper,
+                        faults,
+                        counter,
+                    )
+        result.path = guard.finish()
+        return result
+    except BaseException as exc:
+        raise guard.abort(exc) from exc
+    finally:
+        guard.close()
 
 
 def _run_pipeline(
     config: RunConfig,
     backend: Backend,
-    out_dir: str | Path | None,
+    guard: RunGuard,
     progress: Callable[[int, int, int], None] | None,
     handler_wrapper: Callable[[Any], Any] | None,
     faults: FaultPlan | None,
     counter: RequestCounter,
 ) -> RunResult:
     run_id = config.run_id or new_run_id()
-    folder = Path(out_dir) if out_dir is not None else RUNS_DIR / run_id
+    folder = guard.temp
+    guard.start({"run_id": run_id, "folder": str(guard.folder), **_settings(config)})
     tables = RunTables.provision(backend, run_id, config.mapping)
     badge_handler, handler = build_handler(config, backend, tables, handler_wrapper, faults)
+    handler = witness = handler_witness(handler, tables.mapping)
     pipeline = LivePipeline(config, backend, tables, handler, folder)
     writer = PlayWriter(backend, tables.plays.name, _population(config), config)
+    guard.salvage = lambda healthy: salvage(backend, tables, pipeline, writer, witness, healthy)
 
     counter.counting = True
     pipeline.start()
@@ -123,28 +147,84 @@ def _run_pipeline(
         progress(len(writer.written), writer.total, pipeline.capture.counts()["processed"])
 
     frames = collect_tables(backend, tables, pipeline.capture, writer)
+    frames.update(collect_witnesses(backend, tables, witness))
     full_config = {
         "run_id": run_id,
+        **_settings(config),
+        "event_source_mapping": tables.mapping.to_aws(),
+        "backend": backend.info.to_dict(),
+        "tables": tables.names(),
+        "clock": pipeline.clock.kind,
+        "drained": drained,
+        "send_failures": writer.send_failures(),
+        "write_rate": write_rate(writer.written, config.rate),
+        "trigger_restarts": pipeline.restarts,
+        # Successful award writes: more than the badges in the table means one was awarded twice.
+        "handler_stats": asdict(badge_handler.stats),
+        "faults": faults.report(len(pipeline.restarts)) if faults is not None else None,
+        "requests": counter.summary(len(writer.written)),
+        "status": COMPLETE,
+        "started_at": guard.config.get("started_at"),
+    }
+    return save(folder, frames, full_config, pipeline.capture)
+
+
+def _settings(config: RunConfig) -> dict[str, Any]:
+    """What the user asked for: in config.json from the start."""
+    return {
         "players": config.players,
         "days": config.days,
         "rate": config.rate,
         "seed": config.seed,
         "strategy": config.strategy,
         "rules": [{"rule": r.name, "params": r.params()} for r in config.rules],
-        "event_source_mapping": tables.mapping.to_aws(),
         "trigger_timing": asdict(config.timing),
+    }
+
+
+def write_rate(written: list[dict[str, Any]], requested: float) -> dict[str, Any]:
+    """The write rate asked for and the one achieved (plays per second between the first and
+    the last write; None with fewer than two plays)."""
+    times = sorted(float(w["written_at"]) for w in written)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    achieved = (len(times) - 1) / span if span > 0 else None
+    return {"requested": requested, "achieved": achieved}
+
+
+def salvage(
+    backend: Backend,
+    tables: RunTables,
+    pipeline: LivePipeline,
+    writer: PlayWriter,
+    witness: HandlerWitness,
+    healthy: bool,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any], list[dict[str, Any]]]:
+    """What a run that ended early captured; from the backend too if it still answers."""
+    written = list(writer.written)
+    frames: dict[str, pd.DataFrame] = dict(pipeline.capture.frames())
+    frames["plays"] = pd.DataFrame(
+        written, columns=[*PLAY_COLUMNS, "play_key", "written_at", "acked_at"]
+    )
+    frames["plays"]["played_at"] = pd.to_datetime(frames["plays"]["played_at"], utc=True)
+    frames["handler_witness"] = witness.frame()
+    if healthy:
+        try:
+            frames["achievements"] = collect_tables(backend, tables, pipeline.capture, writer)[
+                "achievements"
+            ]
+            frames.update(collect_witnesses(backend, tables, witness))
+        except Exception:  # noqa: BLE001 - the backend went away: keep what is in memory
+            frames.pop("stream_witness", None)
+    config = {
+        "event_source_mapping": tables.mapping.to_aws(),
         "backend": backend.info.to_dict(),
         "tables": tables.names(),
-        "clock": pipeline.clock.kind,
-        "drained": drained,
+        "drained": False,
         "send_failures": writer.send_failures(),
+        "write_rate": write_rate(written, writer.schedule_rate),
         "trigger_restarts": pipeline.restarts,
-        # Successful award writes: more than the badges in the table means one was awarded twice.
-        "handler_stats": asdict(badge_handler.stats),
-        "faults": faults.report(len(pipeline.restarts)) if faults is not None else None,
-        "requests": counter.summary(len(writer.written)),
     }
-    return save(folder, frames, full_config, pipeline.capture)
+    return frames, config, list(pipeline.capture.destination_messages)
 
 
 def new_run_id() -> str:
@@ -303,6 +383,7 @@ class PlayWriter:
         self, backend: Backend, table: str, plays: pd.DataFrame, config: RunConfig
     ) -> None:
         self.schedule = poisson_schedule(plays, rate=config.rate, seed=config.seed)
+        self.schedule_rate = config.rate
         self.total = len(self.schedule)
         self.table = table
         self.client = backend.client("dynamodb")
@@ -367,6 +448,28 @@ def collect_tables(
     return collected
 
 
+def handler_witness(handler: Any, mapping: EventSourceMapping) -> HandlerWitness:
+    """The handler as the trigger calls it, recorded at its boundary (the accounting's witness)."""
+    return HandlerWitness(
+        handler,
+        report_batch_item_failures=REPORT_BATCH_ITEM_FAILURES in mapping.function_response_types,
+    )
+
+
+def collect_witnesses(
+    backend: Backend, tables: RunTables, witness: HandlerWitness
+) -> dict[str, pd.DataFrame]:
+    """What the handler received and returned, the queue and the stream read back."""
+    destination = tables.destination
+    return witness_tables(
+        witness,
+        streams=backend.client("dynamodbstreams"),
+        stream_arn=tables.stream_arn,
+        sqs=backend.client("sqs") if destination is not None else None,
+        queue_url=destination.queue_url if destination is not None else None,
+    )
+
+
 def save(
     folder: Path, tables: dict[str, pd.DataFrame], config: dict[str, Any], capture: Capture
 ) -> RunResult:
@@ -377,6 +480,7 @@ def save(
     summary = summarize(Run(folder, config, {}, tables, messages))
     summary["drained"] = config["drained"]
     summary["send_failures"] = len(config["send_failures"])
+    summary["write_rate"] = config.get("write_rate")
     summary["faults"] = config["faults"]
     summary["requests"] = config.get("requests")
     save_run(folder, tables, config, summary, messages)

@@ -54,6 +54,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
 }
 FILES = ("config.json", "summary.json")
+#: Tables a run folder may hold (older folders lack them): the trigger's failed stream calls
+#: and the witnesses of the accounting (streamsim.workbench.faults.witness).
+OPTIONAL_TABLES = ("poll_errors", "handler_witness", "stream_witness", "destination_witness")
 
 
 @dataclass
@@ -89,6 +92,9 @@ def save_run(
         if missing:
             raise RunFolderError(f"table {name} lacks columns {sorted(missing)}")
         frame.to_parquet(folder / f"{name}.parquet", index=False)
+    for name in OPTIONAL_TABLES:
+        if name in tables:
+            tables[name].to_parquet(folder / f"{name}.parquet", index=False)
     (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     (folder / "destination.json").write_text(json.dumps(destination or [], indent=1))
@@ -130,6 +136,13 @@ def load_run(path: str | Path) -> Run:
             raise RunFolderError(f"{file} is missing columns {sorted(missing)}")
         check_table(name, frame, str(file))
         tables[name] = frame
+    for name in OPTIONAL_TABLES:
+        file = folder / f"{name}.parquet"
+        if file.is_file():
+            try:
+                tables[name] = pd.read_parquet(file)
+            except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds
+                raise RunFolderError(f"{file} is corrupted: {type(exc).__name__}: {exc}") from exc
     destination: list[dict[str, Any]] = []
     dest_file = folder / "destination.json"
     if dest_file.is_file():

@@ -9,7 +9,9 @@ retries, mean batch size, and the accounting.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,14 +25,15 @@ def sweep(
     grid: Mapping[str, Sequence[Any]],
     base: Scenario | None = None,
     progress: Callable[[int, int], None] | None = None,
+    rows: list[dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
-    """Every combination of ``grid`` values on ``base``; one row each."""
+    """Every combination of ``grid`` values on ``base``; one row each. ``rows`` (if given)
+    receives each row as it finishes: what an interrupted sweep got done."""
     base = base or Scenario()
-    if not grid:
-        raise ConfigError("the sweep grid is empty: name at least one setting and its values")
+    check_grid(grid, base)
     names = list(grid)
     combos = list(itertools.product(*(list(grid[n]) for n in names)))
-    rows = []
+    rows = [] if rows is None else rows
     for i, values in enumerate(combos):
         settings = dict(zip(names, values, strict=True))
         run = simulate(with_settings(base, **settings))
@@ -38,6 +41,36 @@ def sweep(
         if progress is not None:
             progress(i + 1, len(combos))
     return pd.DataFrame(rows)
+
+
+#: Scenario fields that are not scalar settings (a grid cannot set them).
+_NOT_SCALAR = ("mapping", "timing", "rules")
+
+
+def check_grid(grid: Mapping[str, Sequence[Any]], base: Scenario) -> None:
+    """ConfigError naming an empty grid, a setting that is not a scalar one, or a bad value;
+    before any row is computed."""
+    if not grid:
+        raise ConfigError("the sweep grid is empty: name at least one setting and its values")
+    for name, values in grid.items():
+        if name in _NOT_SCALAR:
+            raise ConfigError(
+                f"{name!r} is not a scalar setting: a grid sets numbers or true/false "
+                "(e.g. batch_size, batching_window, failure_rate)"
+            )
+        for value in values:
+            with_settings(base, **{name: value})  # unknown names and bad values, now
+
+
+def check_csv_target(path: Path) -> None:
+    """ConfigError if the CSV cannot be written there (before computing)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"--csv {path} is a folder")
+    if not folder.is_dir():
+        raise ConfigError(f"--csv {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError(f"--csv {path}: the folder {folder} is not writable")
 
 
 def _figures(run: Any) -> dict[str, Any]:

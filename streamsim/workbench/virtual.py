@@ -33,6 +33,7 @@ from streamsim.validation import (
     require_probability,
     require_seconds,
 )
+from streamsim.workbench.faults.witness import HandlerWitness, destination_frame, read_stream
 from streamsim.workbench.runfolder import Run
 from streamsim.workbench.scale.writer import play_items, play_keys, write_ahead
 from streamsim.workbench.traffic import Population, PopulationConfig, poisson_schedule
@@ -97,6 +98,9 @@ class ModelHandler:
     report_batch_item_failures: bool
     seed: int = 0
     rng: random.Random = field(init=False)
+    #: The model's own record of its work: play id -> when it was first processed (the run's
+    #: achievements are derived from it, not from the trigger's dispositions).
+    processed: dict[str, float] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -111,6 +115,14 @@ class ModelHandler:
                 self.failure_rate and self.rng.random() < self.failure_rate
             ):
                 failed.append(record["dynamodb"]["SequenceNumber"])
+        if failed and not self.report_batch_item_failures:
+            raise RuntimeError(f"{len(failed)} of {len(records)} records failed")
+        done_at = context.clock.now() + context.spent_seconds
+        for record in records:
+            if record["dynamodb"]["SequenceNumber"] not in failed:
+                play_id = record["dynamodb"].get("NewImage", {}).get("play_id", {}).get("S")
+                if play_id is not None:
+                    self.processed.setdefault(play_id, done_at)
         # With tumbling windows a response must carry the window's state [T]: pass it on.
         window = {"state": event["state"]} if "state" in event else {}
         if not failed:
@@ -136,9 +148,12 @@ def simulate(scenario: Scenario) -> Run:
         scenario.seed,
     )
     destination = MemoryDestination() if scenario.mapping.on_failure_destination else None
+    witness = HandlerWitness(
+        handler, report_batch_item_failures=handler.report_batch_item_failures, now=clock.now
+    )
     trigger = Trigger(
         scenario.mapping,
-        handler,
+        witness,
         streams=stream,
         stream_arn=stream.stream_arn,
         clock=clock,
@@ -172,8 +187,11 @@ def simulate(scenario: Scenario) -> Run:
         "attempts": frames["attempts"],
         "dispositions": frames["dispositions"],
         "poll_errors": frames["poll_errors"],
+        "handler_witness": witness.frame(),
+        "stream_witness": read_stream(stream, stream.stream_arn),
+        "destination_witness": destination_frame(destination.messages if destination else []),
     }
-    tables["achievements"] = _achievements(tables, scenario.rules)
+    tables["achievements"] = _achievements(plays_frame, handler.processed, scenario.rules)
     config = {
         "scenario": {
             k: v for k, v in scenario.__dict__.items() if k not in ("mapping", "timing", "rules")
@@ -260,28 +278,18 @@ def _poison(plays: pd.DataFrame, scenario: Scenario) -> frozenset[str]:
     )
 
 
-def _achievements(tables: dict[str, pd.DataFrame], rules: tuple[BadgeRule, ...]) -> pd.DataFrame:
+def _achievements(
+    plays: pd.DataFrame, processed: dict[str, float], rules: tuple[BadgeRule, ...]
+) -> pd.DataFrame:
     """What the badge handler would have written: it reads history from the Plays table (every
-    written play), so the evaluator's awards over all plays whose earning play was processed,
-    awarded when that play was processed."""
-    from streamsim.workbench.analysis import record_key
-
-    plays = tables["plays"]
+    written play), so the evaluator's awards over all plays whose earning play the modelled
+    handler processed (its own record, not the trigger's), awarded when it processed it."""
     columns = ["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]
     if plays.empty:
         return pd.DataFrame(columns=columns)
-    keys = record_key(plays["player_id"].astype(str), plays["play_key"].astype(str))
-    seq = tables["records"].drop_duplicates("keys").set_index("keys")["sequence_number"]
-    done = (
-        tables["dispositions"]
-        .query("disposition == 'processed'")
-        .drop_duplicates("sequence_number")
-    )
-    processed_at = done.set_index("sequence_number")["at"]
-    when = keys.map(seq).map(processed_at)
-    processed = plays.assign(processed_at=when.to_numpy()).dropna(subset=["processed_at"])
     awards = evaluate_batch(
         plays[["player_id", "play_id", "game", "played_at", "tz", "score"]], rules
     )
-    awards = awards.merge(processed[["play_id", "processed_at"]], on="play_id", how="inner")
-    return awards.rename(columns={"processed_at": "awarded_at"})[columns]
+    awarded_at = awards["play_id"].map(processed)
+    awards = awards.assign(awarded_at=awarded_at.to_numpy()).dropna(subset=["awarded_at"])
+    return awards[columns].reset_index(drop=True)

@@ -141,7 +141,8 @@ class Invoker:
                 response = self.handler(event, context)
                 json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
                 error: BaseException | None = None
-            except Exception as exc:  # noqa: BLE001 - a handler failure is data here
+            except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too:
+                # on Lambda a function that exits or is interrupted is a failed invocation
                 response, error = None, exc
                 print(f"[ERROR] {type(exc).__name__}: {exc}", file=buffer)
                 print("".join(traceback.format_exception(exc)).rstrip(), file=buffer)

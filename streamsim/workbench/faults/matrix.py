@@ -63,6 +63,11 @@ SCENARIOS: tuple[FaultScenario, ...] = (
 )
 
 
+#: The badge handler's strategies: every scenario runs with each (the incremental one keeps
+#: per-player state under an optimistic lock, which retries and duplicates exercise).
+STRATEGIES = ("read-all", "incremental")
+
+
 def matrix_config(**changes: Any) -> RunConfig:
     """The run every scenario uses: small and fast (6 players, 6 days: 44 plays at 25/s)."""
     from streamsim.workbench.runconfig import RunConfig
@@ -81,6 +86,7 @@ class ScenarioResult:
     seconds: float
     path: Path
     problems: list[str] = field(default_factory=list)
+    strategy: str = "read-all"
 
     @property
     def ok(self) -> bool:
@@ -91,6 +97,7 @@ class ScenarioResult:
         injected = (self.summary.get("faults") or {}).get("injected", {})
         return {
             "scenario": self.scenario.name,
+            "strategy": self.strategy,
             "plays": acc["plays_written"],
             "not written": acc["not_written"],
             "processed": acc["processed"],
@@ -111,6 +118,7 @@ def run_scenario(
     *,
     config: RunConfig | None = None,
     out_dir: str | Path,
+    strategy: str | None = None,
 ) -> ScenarioResult:
     """One live run with the scenario's faults on a reset embedded backend, checked."""
     from streamsim.workbench.analysis import latency_components
@@ -119,12 +127,15 @@ def run_scenario(
     from streamsim.workbench.runfolder import load_run
 
     config = config or matrix_config()
+    if strategy is not None:
+        config = replace(config, strategy=strategy)
     backend.reset()
     if scenario.filters:
         config = replace(config, mapping=_filtered_mapping(backend, scenario.filters))
     plan = FaultPlan.parse(scenario.faults, seed=config.seed)
     started = time.monotonic()
-    result = run_pipeline(config, backend, out_dir=Path(out_dir) / scenario.name, faults=plan)
+    folder = Path(out_dir) / f"{scenario.name}-{config.strategy}"
+    result = run_pipeline(config, backend, out_dir=folder, faults=plan, force=True)
     seconds = time.monotonic() - started
     run = load_run(result.path)
     latency = latency_components(run)
@@ -145,6 +156,7 @@ def run_scenario(
         seconds,
         result.path,
         problems,
+        config.strategy,
     )
 
 
@@ -155,14 +167,18 @@ def run_matrix(
     config: RunConfig | None = None,
     out_dir: str | Path,
     on_result: Callable[[ScenarioResult], None] | None = None,
+    strategies: Sequence[str] = STRATEGIES,
 ) -> list[ScenarioResult]:
-    """Every scenario in turn; ``on_result`` sees each as it finishes."""
+    """Every scenario with every strategy in turn; ``on_result`` sees each as it finishes."""
     results = []
     for scenario in scenarios:
-        result = run_scenario(scenario, backend, config=config, out_dir=out_dir)
-        if on_result is not None:
-            on_result(result)
-        results.append(result)
+        for strategy in strategies:
+            result = run_scenario(
+                scenario, backend, config=config, out_dir=out_dir, strategy=strategy
+            )
+            if on_result is not None:
+                on_result(result)
+            results.append(result)
     return results
 
 
@@ -185,7 +201,7 @@ def format_table(results: Sequence[ScenarioResult]) -> str:
         )
     for result in results:
         for problem in result.problems:
-            lines.append(f"{result.scenario.name}: {problem}")
+            lines.append(f"{result.scenario.name} ({result.strategy}): {problem}")
     return "\n".join(lines)
 
 
@@ -232,14 +248,15 @@ def main(args: argparse.Namespace) -> int:
     else:
         scenarios = [s for s in SCENARIOS if not args.only or s.name in args.only]
     print(
-        f"fault matrix: {len(scenarios)} live runs of {config.players} players x {config.days} "
+        f"fault matrix: {len(scenarios) * len(STRATEGIES)} live runs of {config.players} players x {config.days} "
         f"days at {config.rate:g} plays/s on an embedded moto server",
         flush=True,
     )
 
     def progress(result: ScenarioResult) -> None:
         verdict = "ok" if result.ok else "FAILED"
-        print(f"  {result.scenario.name:<18} {result.seconds:5.1f} s  {verdict}", flush=True)
+        name = f"{result.scenario.name} ({result.strategy})"
+        print(f"  {name:<32} {result.seconds:5.1f} s  {verdict}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="streamsim-faults-") as tmp:
         with _embedded_backend() as backend:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +37,24 @@ def load_handler(spec: str) -> Any:
     if not callable(handler):
         raise ConfigError(f"handler file {path} has no function {function!r}")
     return handler
+
+
+@contextmanager
+def workbench_environment(backend: Any) -> Iterator[None]:
+    """Run the block (load and run a handler) with only the workbench's endpoint and, for a
+    local endpoint, dummy credentials in the environment
+    (streamsim.aws.backend.handler_environment); restored afterwards. Enter it after the
+    endpoint checks (open_backend) and before importing the handler's module, so the
+    module's top-level code already sees it."""
+    from streamsim.aws.backend import handler_environment
+
+    saved = dict(os.environ)
+    wanted = handler_environment(backend, saved)
+    for name in set(saved) - set(wanted):
+        del os.environ[name]
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

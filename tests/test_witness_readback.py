@@ -1,0 +1,71 @@
+"""The destination and stream witnesses read back from moto: every message, every record."""
+
+from __future__ import annotations
+
+import json
+
+from streamsim.aws.tables import PLAYS, create_table
+from streamsim.aws.trigger.destinations import create_queue
+from streamsim.workbench.faults.witness import (
+    HandlerWitness,
+    read_queue,
+    read_stream,
+    witness_tables,
+)
+
+
+def _message(i: int) -> dict[str, object]:
+    return {
+        "requestContext": {"condition": "RetryAttemptsExhausted"},
+        "DDBStreamBatchInfo": {
+            "shardId": "s",
+            "startSequenceNumber": str(10 * i),
+            "endSequenceNumber": str(10 * i + 5),
+            "batchSize": 2,
+        },
+    }
+
+
+def test_the_queue_is_read_until_empty(backend) -> None:  # type: ignore[no-untyped-def]
+    sqs = backend.client("sqs")
+    create_queue(sqs, "q")
+    url = sqs.get_queue_url(QueueName="q")["QueueUrl"]
+    for i in range(23):  # more than one ReceiveMessage page
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(_message(i)))
+    got = read_queue(sqs, url)
+    assert sorted(m["DDBStreamBatchInfo"]["startSequenceNumber"] for m in got) == sorted(
+        str(10 * i) for i in range(23)
+    )
+    assert read_queue(sqs, url) == []  # read means taken: the run is over
+
+
+def test_the_stream_is_read_from_the_start_with_images(backend) -> None:  # type: ignore[no-untyped-def]
+    dynamodb = backend.client("dynamodb")
+    arn = create_table(dynamodb, PLAYS)
+    assert arn is not None
+    for i in range(5):
+        dynamodb.put_item(
+            TableName=PLAYS.name,
+            Item={"player_id": {"S": "p"}, "play_key": {"S": f"k{i}"}, "play_id": {"S": f"x{i}"}},
+        )
+    frame = read_stream(backend.client("dynamodbstreams"), arn)
+    assert list(frame["play_id"]) == [f"x{i}" for i in range(5)]
+    assert set(frame["event_name"]) == {"INSERT"} and frame["sequence_number"].is_unique
+    assert json.loads(frame["keys"].iloc[0]) == {"play_key": {"S": "k0"}, "player_id": {"S": "p"}}
+    assert json.loads(frame["image"].iloc[1])["play_id"] == {"S": "x1"}
+    assert set(frame["player_id"]) == {"p"} and frame["shard_id"].notna().all()
+
+    sqs = backend.client("sqs")
+    create_queue(sqs, "q")
+    url = sqs.get_queue_url(QueueName="q")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(_message(1)))
+    witness = HandlerWitness(lambda e, c: None, report_batch_item_failures=True)
+    tables = witness_tables(
+        witness, streams=backend.client("dynamodbstreams"), stream_arn=arn, sqs=sqs, queue_url=url
+    )
+    assert len(tables["stream_witness"]) == 5 and len(tables["handler_witness"]) == 0
+    assert list(tables["destination_witness"]["start_sequence_number"]) == ["10"]
+    none = witness_tables(
+        witness, streams=backend.client("dynamodbstreams"), stream_arn=arn, sqs=None, queue_url=None
+    )
+    assert len(none["destination_witness"]) == 0
