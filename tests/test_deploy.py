@@ -28,6 +28,7 @@ from streamsim.workbench.deploy.template import (
     render,
     resolve,
     stack_mapping,
+    stack_policy,
 )
 from streamsim.workbench.runconfig import default_mapping
 
@@ -87,23 +88,40 @@ def test_an_sns_destination_is_refused_one_line() -> None:
 
 
 @pytest.mark.parametrize("strategy", ["read-all", "incremental"])
-def test_the_role_has_exactly_the_policy_streamsim_policy_prints(strategy, capsys) -> None:
-    template = build_template(default_mapping(), StackSettings(name="pol", strategy=strategy))
-    (inline,) = template["Resources"]["BadgeRole"]["Properties"]["Policies"]
-    in_template = resolve(inline["PolicyDocument"], "us-east-1", ACCOUNT)
-    args = ["policy", "--region", "us-east-1", "--account", ACCOUNT, "--strategy", strategy]
-    args += ["--table", "pol-Plays"]
+@pytest.mark.parametrize("config", [None, EVERY_FIELD])
+def test_the_role_has_exactly_the_policy_streamsim_policy_prints(
+    strategy, config, tmp_path, capsys
+) -> None:
+    args = ["policy", "--stack", "pol", "--region", "us-east-1", "--account", ACCOUNT]
+    args += ["--strategy", strategy]
+    mapping = default_mapping()
+    if config is not None:
+        (tmp_path / "esm.json").write_text(json.dumps(config))
+        args += ["--config", str(tmp_path / "esm.json")]
+        mapping = EventSourceMapping.from_aws(config)
+    template = build_template(mapping, StackSettings(name="pol", strategy=strategy))
+    role = template["Resources"]["BadgeRole"]["Properties"]
+    (inline,) = role["Policies"]
     assert main(args) == 0
     printed = json.loads(capsys.readouterr().out)
-    # streamsim policy names its default tables; the stack prefixes them.
-    text = json.dumps(printed)
-    for table in ("Achievements", "PlayerState"):
-        text = text.replace(f"table/{table}", f"table/pol-{table}")
-    text = text.replace(":streamsim-on-failure", ":pol-on-failure")
-    assert in_template == json.loads(text)
-    # ... plus AWS's basic execution role, for the function's logs (the deliveries).
-    managed = template["Resources"]["BadgeRole"]["Properties"]["ManagedPolicyArns"]
-    assert managed == ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]
+    assert resolve(inline["PolicyDocument"], "us-east-1", ACCOUNT) == printed
+    # ... and nothing else: no managed policy (AWSLambdaBasicExecutionRole grants logs on "*").
+    assert set(role) == {"AssumeRolePolicyDocument", "Policies"}
+    by_sid = {s["Sid"]: s for s in printed["Statement"]}
+    assert by_sid["FunctionWritesItsLogs"] == {
+        "Sid": "FunctionWritesItsLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/pol-badges:*",
+    }
+    # The log group the role writes is the one the template creates, before the function.
+    logs = template["Resources"]["FunctionLogs"]["Properties"]["LogGroupName"]
+    assert logs == "/aws/lambda/pol-badges"
+    assert "FunctionLogs" in template["Resources"]["BadgeFunction"]["DependsOn"]
+    # Lambda sends the on-failure record with the execution role: the stack's queue is in it.
+    assert by_sid["OnFailureDestination"]["Resource"] == (
+        f"arn:aws:sqs:us-east-1:{ACCOUNT}:pol-on-failure"
+    )
 
 
 def test_the_function_gets_the_environment_the_handler_reads() -> None:
@@ -195,6 +213,18 @@ def test_the_template_deploys_to_motos_cloudformation(backend, tmp_path) -> None
     assert plays["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     config = backend.client("lambda").get_function(FunctionName="cfn-badges")["Configuration"]
     assert (config["Runtime"], config["MemorySize"], config["Timeout"]) == ("python3.12", 256, 60)
+    # The role as IAM holds it: the one inline policy, no managed policy.
+    iam = backend.client("iam")
+    role = config["Role"].rsplit("/", 1)[1]
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):  # moto 5.2 keeps CloudFormation's dict as its Python repr
+        import ast
+
+        document = ast.literal_eval(document)
+    expected_policy = stack_policy(mapping, settings, region="eu-central-1", account=ACCOUNT)
+    assert document == expected_policy
 
 
 @pytest.mark.slow

@@ -79,6 +79,52 @@ def test_a_config_names_the_stream_and_the_destination(tmp_path: Path, capsys) -
     assert not allows(policy, "s3:PutObject", "arn:aws:s3:::dlq-bucket")
 
 
+def test_the_function_writes_only_its_own_log_group(capsys) -> None:
+    """AWSLambdaBasicExecutionRole's log actions, narrowed to the function's log group, and
+    without CreateLogGroup: the stack creates the group (tests/test_deploy.py)."""
+    assert main(["policy", "--account", ACCOUNT, "--region", REGION]) == 0
+    out, err = capsys.readouterr()
+    policy = json.loads(out)
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/streamsim-badges"
+    stream = f"{group}:log-stream:2026/01/01/[$LATEST]0123456789abcdef"
+    assert allows(policy, "logs:CreateLogStream", stream)
+    assert allows(policy, "logs:PutLogEvents", stream)
+    assert not allows(policy, "logs:CreateLogGroup", group)
+    assert not allows(policy, "logs:CreateLogGroup", "*")
+    other = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/other:log-stream:x"
+    assert not allows(policy, "logs:PutLogEvents", other)
+    assert not allows(policy, "logs:PutLogEvents", stream.replace(REGION, "us-east-1"))
+    assert "log group /aws/lambda/streamsim-badges, which must exist" in err
+    assert "grants no logs:CreateLogGroup" in err
+
+
+def test_the_log_group_follows_the_function_name(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "esm.json"
+    arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:my-badges:live"
+    config.write_text(json.dumps({"StartingPosition": "LATEST", "FunctionName": arn}))
+    printed = printed_policy(capsys, "--config", str(config))
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/my-badges"
+    assert allows(printed, "logs:PutLogEvents", f"{group}:log-stream:x")
+    printed = printed_policy(capsys, "--function", "mine")
+    assert allows(printed, "logs:PutLogEvents", f"{group[: -len('my-badges')]}mine:log-stream:x")
+    assert main(["policy", "--config", str(config), "--function", "other"]) == 2
+    err = capsys.readouterr().err
+    assert "--function other differs from the config's FunctionName (my-badges)" in err
+
+
+def test_a_stacks_policy_names_the_stacks_resources(capsys) -> None:
+    printed = printed_policy(capsys, "--stack", "prod", "--strategy", "incremental")
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
+    assert allows(printed, "dynamodb:GetRecords", table + "prod-Plays/stream/2026-01-01T00:00:00")
+    assert allows(printed, "dynamodb:Query", table + "prod-Plays")
+    assert allows(printed, "dynamodb:PutItem", table + "prod-Achievements")
+    assert allows(printed, "dynamodb:GetItem", table + "prod-PlayerState")
+    assert not allows(printed, "dynamodb:Query", table + "Plays")
+    assert allows(printed, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:prod-on-failure")
+    group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/prod-badges"
+    assert allows(printed, "logs:PutLogEvents", f"{group}:log-stream:x")
+
+
 def test_a_mapping_without_destination_grants_no_queue() -> None:
     mapping = EventSourceMapping(starting_position="LATEST")
     policy = build_policy(mapping=mapping)
@@ -92,6 +138,8 @@ def test_a_mapping_without_destination_grants_no_queue() -> None:
         (["--region", "mars"], "region 'mars' is not an AWS region"),
         (["--table", "a b"], "table 'a b' is not a DynamoDB table name"),
         (["--strategy", "fast"], "invalid choice: 'fast'"),
+        (["--stack", "s", "--table", "T"], "--stack names the table and the function"),
+        (["--stack", "1bad"], "stack name '1bad'"),
     ],
 )
 def test_bad_policy_options_are_one_line(argv: list[str], message: str, capsys) -> None:

@@ -1,20 +1,31 @@
 """``streamsim policy``: the least-privilege IAM policy for the trigger and the badge handler.
 
-What the function's execution role needs, and nothing more:
+Everything the deployed function's execution role needs, and nothing more (the stack's role is
+exactly this policy, with no managed policy: streamsim.workbench.deploy.template):
 
 - the blog's four stream actions (DescribeStream, GetRecords, GetShardIterator, ListStreams) on
-  the table's stream, as AWS's own example writes them [IAM];
+  the table's stream, as AWS's own example writes them [IAM]: the event source mapping reads
+  the stream with the function's execution role;
 - what the badge handler calls (streamsim.game.handler): Query on the Plays table, PutItem on
   Achievements, and, for the ``incremental`` strategy, GetItem and PutItem on PlayerState
   (``batched``: BatchGetItem too);
 - the on-failure destination, when the mapping has one: sqs:SendMessage, sns:Publish, or
-  s3:PutObject and s3:ListBucket [E].
+  s3:PutObject and s3:ListBucket. Lambda sends the record of a discarded batch with the
+  function's execution role, so the role, not the queue, carries the grant [E];
+- the function's own logs: logs:CreateLogStream and logs:PutLogEvents on its log group
+  ``/aws/lambda/FUNCTION`` (where the deliveries are recorded: streamsim.game.deliveries). That
+  is AWS's managed AWSLambdaBasicExecutionRole [BASIC] narrowed from ``Resource: "*"`` to the
+  one log group, and without its logs:CreateLogGroup: the stack creates the log group itself
+  (``FunctionLogs`` in the template), so the function never has to. A function deployed some
+  other way needs that log group created first (``main`` says so on stderr).
 
-CloudWatch Logs permissions (AWSLambdaBasicExecutionRole) are not included: the handler does
-not need them to work. ``allows`` evaluates the printed policy, so a test can check every call
-a real run makes against it.
+``allows`` evaluates the printed policy, so a test can check every call a real run makes
+against it.
 [IAM] docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
-[E] docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html
+[E] docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html (on-failure destinations
+    need the destination's send permission on the execution role)
+[BASIC] docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSLambdaBasicExecutionRole.html
+    (logs:CreateLogGroup, logs:CreateLogStream, logs:PutLogEvents on "*")
 """
 
 from __future__ import annotations
@@ -55,6 +66,11 @@ HANDLER_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 #: AWS's documentation account id: a placeholder until ``--account`` names yours.
 EXAMPLE_ACCOUNT = "123456789012"
+#: What the function needs of its log group: AWSLambdaBasicExecutionRole's actions [BASIC]
+#: without logs:CreateLogGroup (the stack creates the group).
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+#: The function ``streamsim deploy template`` names by default (``<name>-badges``).
+DEFAULT_FUNCTION = "streamsim-badges"
 
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
@@ -70,11 +86,13 @@ def build_policy(
     strategy: str = "read-all",
     achievements_table: str = "Achievements",
     state_table: str = "PlayerState",
+    function: str | None = None,
 ) -> dict[str, Any]:
     """The policy document for a mapping on ``table``'s stream and the badge handler.
 
     A mapping's EventSourceArn, when set, names the stream exactly; otherwise every stream of
-    the table (``stream/*``: a re-enabled stream gets a new label).
+    the table (``stream/*``: a re-enabled stream gets a new label). The log group is
+    ``function``'s, else the mapping's FunctionName's, else ``DEFAULT_FUNCTION``'s.
     """
     for name, value in (("table", table), ("achievements table", achievements_table)):
         if not _TABLE_NAME.match(value):
@@ -117,7 +135,21 @@ def build_policy(
     destination = mapping.on_failure_destination if mapping else None
     if destination:
         statements += _destination_statements(destination)
+    name = function or (mapping.function_short_name if mapping else None) or DEFAULT_FUNCTION
+    statements.append(
+        {
+            "Sid": "FunctionWritesItsLogs",
+            "Effect": "Allow",
+            "Action": list(LOG_ACTIONS),
+            "Resource": f"{log_group_arn(region, account, name)}:*",
+        }
+    )
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def log_group_arn(region: str, account: str, function: str) -> str:
+    """The ARN of the log group Lambda writes ``function``'s output to (``/aws/lambda/NAME``)."""
+    return f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{function}"
 
 
 def allows(policy: dict[str, Any], action: str, resource: str) -> bool:
@@ -142,6 +174,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the table whose stream the trigger reads (default: the config's EventSourceArn, "
         "else Plays)",
+    )
+    parser.add_argument(
+        "--function",
+        default=None,
+        help="the function whose log group it writes (default: the config's FunctionName, "
+        f"else {DEFAULT_FUNCTION})",
+    )
+    parser.add_argument(
+        "--stack",
+        default=None,
+        metavar="NAME",
+        help="the role of the stack `streamsim deploy template --name NAME` makes from the "
+        "same --config and --strategy (its tables, function and queue)",
     )
     parser.add_argument(
         "--region",
@@ -181,32 +226,57 @@ def main(args: argparse.Namespace) -> int:
     arn = (mapping.event_source_arn if mapping else None) or ""
     _, _, _, arn_region, arn_account, resource = (arn.split(":", 5) + [""] * 6)[:6]
     arn_table = resource.split("/")[1] if resource.count("/") >= 1 else ""
+    named_function = (mapping.function_short_name if mapping else None) or ""
     for name, given, named in (
         ("table", args.table, arn_table),
         ("region", args.region, arn_region),
         ("account", args.account, arn_account),
+        ("function", args.function, named_function),
     ):
         if given and named and given != named:
             raise ConfigError(
-                f"--{name} {given} differs from the config's EventSourceArn ({named})"
+                f"--{name} {given} differs from the config's "
+                f"{'FunctionName' if name == 'function' else 'EventSourceArn'} ({named})"
             )
+    if args.stack and (args.table or args.function):
+        raise ConfigError("--stack names the table and the function: drop --table/--function")
     region = args.region or arn_region or os.environ.get("STREAMSIM_REGION") or "eu-central-1"
     account = args.account or arn_account or EXAMPLE_ACCOUNT
-    table = args.table or arn_table or "Plays"
     _check_account(region, account)  # before they go into the default mapping's queue ARN
-    if mapping is None:
-        from streamsim.workbench.runconfig import DEFAULT_QUEUE, default_mapping
+    if args.stack:
+        from streamsim.workbench.deploy.template import StackSettings, stack_policy
+        from streamsim.workbench.runconfig import default_mapping
 
-        mapping = default_mapping(f"arn:aws:sqs:{region}:{account}:{DEFAULT_QUEUE}")
-    policy = build_policy(
-        table=table, region=region, account=account, mapping=mapping, strategy=args.strategy
-    )
+        settings = StackSettings(name=args.stack, strategy=args.strategy)
+        policy = stack_policy(
+            mapping or default_mapping(), settings, region=region, account=account
+        )
+        function = settings.names()["function"]
+    else:
+        if mapping is None:
+            from streamsim.workbench.runconfig import DEFAULT_QUEUE, default_mapping
+
+            mapping = default_mapping(f"arn:aws:sqs:{region}:{account}:{DEFAULT_QUEUE}")
+        policy = build_policy(
+            table=args.table or arn_table or "Plays",
+            region=region,
+            account=account,
+            mapping=mapping,
+            strategy=args.strategy,
+            function=args.function,
+        )
+        function = args.function or named_function or DEFAULT_FUNCTION
     print(json.dumps(policy, indent=2))
     if account == EXAMPLE_ACCOUNT and not args.account:
         print(
             f"streamsim: note: account {EXAMPLE_ACCOUNT} is a placeholder: pass --account",
             file=sys.stderr,
         )
+    print(
+        f"streamsim: note: the function writes to log group /aws/lambda/{function}, which must "
+        "exist (streamsim deploy template creates it): the policy grants no logs:CreateLogGroup",
+        file=sys.stderr,
+    )
     return 0
 
 

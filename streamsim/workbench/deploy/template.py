@@ -2,8 +2,9 @@
 
 One source of truth: the ``AWS::Lambda::EventSourceMapping`` is the ESM JSON the local trigger
 runs (``EventSourceMapping.to_aws()``; CloudFormation takes the CLI's property names [CFN-ESM],
-except ``KmsKeyArn`` and Tags as a list of Key/Value pairs), the role's inline policy is the one
-``streamsim policy`` prints (streamsim.workbench.policy.build_policy), the function's
+except ``KmsKeyArn`` and Tags as a list of Key/Value pairs), the role's only policy is the one
+``streamsim policy --stack NAME`` prints (``stack_policy``: streams, tables, on-failure queue
+and the function's own log group; no managed policy), the function's
 environment is what ``HandlerSettings.from_env`` reads, and the tables are streamsim.aws.tables'
 schemas. The template is JSON (valid YAML, so ``template.yaml`` works): no YAML tags to get
 wrong. Resources are named from a prefix (``<name>-Plays`` ...) so that the policy can name
@@ -40,8 +41,6 @@ _REGION = "zz-region-0"
 _ACCOUNT = "000000000000"
 #: Lambda's Python runtime for the package (stdlib + boto3) [CFN-FN].
 RUNTIME = "python3.12"
-#: Lambda's basic execution role: CloudWatch Logs, where the deliveries are recorded.
-LOGS_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 
 
@@ -105,6 +104,35 @@ def stack_mapping(mapping: EventSourceMapping, settings: StackSettings) -> Event
     return EventSourceMapping.from_aws(params)
 
 
+def stack_policy(
+    mapping: EventSourceMapping,
+    settings: StackSettings,
+    *,
+    region: str | None = None,
+    account: str | None = None,
+) -> dict[str, Any]:
+    """The role's policy: ``build_policy`` on the stack's tables, function and queue.
+
+    Without ``region`` and ``account``, on ``${AWS::Region}``/``${AWS::AccountId}`` (the
+    template's); with them, filled in (what ``streamsim policy --stack`` prints).
+    """
+    names = settings.names()
+    policy = build_policy(
+        table=names["plays"],
+        region=_REGION,
+        account=_ACCOUNT,
+        mapping=stack_mapping(mapping, settings),
+        strategy=settings.strategy,
+        achievements_table=names["achievements"],
+        state_table=names["player_state"],
+        function=names["function"],
+    )
+    templated = _sub(policy)
+    if region is None or account is None:
+        return dict(templated)
+    return dict(resolve(templated, region, account))
+
+
 def esm_properties(mapping: EventSourceMapping) -> dict[str, Any]:
     """CloudFormation properties of the mapping: ``to_aws()`` under CloudFormation's names."""
     props: dict[str, Any] = {}
@@ -135,15 +163,6 @@ def build_template(mapping: EventSourceMapping, settings: StackSettings) -> dict
     """The template as a dict (``render`` makes the text)."""
     names = settings.names()
     deployed = stack_mapping(mapping, settings)
-    policy = build_policy(
-        table=names["plays"],
-        region=_REGION,
-        account=_ACCOUNT,
-        mapping=deployed,
-        strategy=settings.strategy,
-        achievements_table=names["achievements"],
-        state_table=names["player_state"],
-    )
     esm = esm_properties(deployed)
     esm["EventSourceArn"] = {"Fn::GetAtt": ["PlaysTable", "StreamArn"]}
     esm["FunctionName"] = {"Ref": "BadgeFunction"}
@@ -176,14 +195,18 @@ def build_template(mapping: EventSourceMapping, settings: StackSettings) -> dict
                         }
                     ],
                 },
-                "ManagedPolicyArns": [LOGS_POLICY],
+                # Exactly streamsim policy's, logs included: no managed policy.
                 "Policies": [
-                    {"PolicyName": "streamsim-least-privilege", "PolicyDocument": _sub(policy)}
+                    {
+                        "PolicyName": "streamsim-least-privilege",
+                        "PolicyDocument": stack_policy(mapping, settings),
+                    }
                 ],
             },
         },
         "BadgeFunction": {
             "Type": "AWS::Lambda::Function",
+            # The log group exists before the function runs: its role needs no CreateLogGroup.
             "DependsOn": ["FunctionLogs"],
             "Properties": {
                 "FunctionName": names["function"],
