@@ -288,7 +288,8 @@ def failure_comparison(
 
 
 def clock_label(source: Run | pd.DataFrame | str | None) -> str:
-    """'wall clock' or 'virtual clock': the clock a run (or a captured table) was stamped on."""
+    """'wall clock', 'virtual clock' or 'AWS clocks' (a collected run): the clock a run (or a
+    captured table) was stamped on."""
     kind: Any = source
     if isinstance(source, Run):
         kind = source.config.get("clock")
@@ -300,6 +301,8 @@ def clock_label(source: Run | pd.DataFrame | str | None) -> str:
         return "wall clock"
     if kind in ("virtual", "virtual clock"):
         return "virtual clock"
+    if kind == "aws":  # a collected AWS run: config.json["clocks"] names each column's clock
+        return "AWS clocks"
     return "unknown clock"
 
 
