@@ -233,6 +233,17 @@ def test_run_on_a_stack_and_collect_it_into_a_run_folder(backend, tmp_path, caps
     ages = pd.read_parquet(folder / "iterator_age.parquet")
     assert len(ages) >= 1 and ages["maximum_ms"].max() >= 0
     assert run.destination == []
+    # ... and notebook 02's comparison (compare_with): this machine's run next to the real one.
+    from streamsim import Scenario, experiments, simulate
+
+    said: list[str] = []
+    local = simulate(Scenario(players=3, days=3, rate=200.0, seed=1))
+    comparison = experiments.compare_with_run(local, folder, say=said.append)
+    assert comparison is not None
+    assert list(comparison.table.columns) == ["this machine", "AWS (stack live)"]
+    assert comparison.table.loc["clock", "AWS (stack live)"] == "AWS clocks"
+    assert comparison.table.loc["plays written", "AWS (stack live)"] == plays
+    assert said and "rounded down to the second" in said[0]
 
 
 def test_collect_refuses_a_folder_that_is_not_a_run_on_a_stack(tmp_path, capsys) -> None:

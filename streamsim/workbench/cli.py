@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         (
             "policy",
-            "streamsim.workbench.policy",
+            "streamsim.workbench.policy_command",
             "print the least-privilege IAM policy for a mapping and the badge handler",
         ),
         (

@@ -17,10 +17,10 @@ exactly this policy, with no managed policy: streamsim.workbench.deploy.template
   is AWS's managed AWSLambdaBasicExecutionRole [BASIC] narrowed from ``Resource: "*"`` to the
   one log group, and without its logs:CreateLogGroup: the stack creates the log group itself
   (``FunctionLogs`` in the template), so the function never has to. A function deployed some
-  other way needs that log group created first (``main`` says so on stderr).
+  other way needs that log group created first (the command says so on stderr).
 
 ``allows`` evaluates the printed policy, so a test can check every call a real run makes
-against it.
+against it. The command itself (options, defaults, notes) is streamsim.workbench.policy_command.
 [IAM] docs.aws.amazon.com/amazondynamodb/latest/developerguide/iam-policy-example-lamda-process-dynamodb-streams.html
 [E] docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html (on-failure destinations
     need the destination's send permission on the execution role)
@@ -30,9 +30,6 @@ against it.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -101,7 +98,7 @@ def build_policy(
             )
     if strategy in ("incremental", "batched") and not _TABLE_NAME.match(state_table):
         raise ConfigError(f"state table {state_table!r} is not a DynamoDB table name")
-    _check_account(region, account)
+    check_account(region, account)
     if strategy not in HANDLER_ACTIONS:
         raise ConfigError(f"strategy {strategy!r} is not one of {', '.join(HANDLER_ACTIONS)}")
 
@@ -167,119 +164,6 @@ def allows(policy: dict[str, Any], action: str, resource: str) -> bool:
     return False
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``streamsim policy``."""
-    parser.add_argument(
-        "--table",
-        default=None,
-        help="the table whose stream the trigger reads (default: the config's EventSourceArn, "
-        "else Plays)",
-    )
-    parser.add_argument(
-        "--function",
-        default=None,
-        help="the function whose log group it writes (default: the config's FunctionName, "
-        f"else {DEFAULT_FUNCTION})",
-    )
-    parser.add_argument(
-        "--stack",
-        default=None,
-        metavar="NAME",
-        help="the role of the stack `streamsim deploy template --name NAME` makes from the "
-        "same --config and --strategy (its tables, function and queue)",
-    )
-    parser.add_argument(
-        "--region",
-        default=None,
-        help="AWS region (default: the config's EventSourceArn, $STREAMSIM_REGION, eu-central-1)",
-    )
-    parser.add_argument(
-        "--account",
-        default=None,
-        help=f"AWS account id (default: the config's EventSourceArn, else {EXAMPLE_ACCOUNT}, a placeholder)",
-    )
-    parser.add_argument(
-        "--config",
-        metavar="ESM.json",
-        help="event-source-mapping JSON; default: streamsim run's mapping (SQS on-failure queue)",
-    )
-    parser.add_argument(
-        "--strategy",
-        choices=sorted(HANDLER_ACTIONS),
-        default="read-all",
-        help="the badge handler's strategy (incremental also keeps PlayerState)",
-    )
-
-
-def main(args: argparse.Namespace) -> int:
-    """Print the policy JSON on stdout (notes on stderr)."""
-    import sys
-
-    from streamsim.aws.trigger.config import EventSourceMapping
-
-    mapping = EventSourceMapping.from_file(args.config) if args.config else None
-    if mapping is not None:
-        from streamsim.workbench.attach import print_warnings
-
-        print_warnings(mapping.warnings)
-    # arn:aws:dynamodb:REGION:ACCOUNT:table/TABLE/stream/LABEL (checked by EventSourceMapping)
-    arn = (mapping.event_source_arn if mapping else None) or ""
-    _, _, _, arn_region, arn_account, resource = (arn.split(":", 5) + [""] * 6)[:6]
-    arn_table = resource.split("/")[1] if resource.count("/") >= 1 else ""
-    named_function = (mapping.function_short_name if mapping else None) or ""
-    for name, given, named in (
-        ("table", args.table, arn_table),
-        ("region", args.region, arn_region),
-        ("account", args.account, arn_account),
-        ("function", args.function, named_function),
-    ):
-        if given and named and given != named:
-            raise ConfigError(
-                f"--{name} {given} differs from the config's "
-                f"{'FunctionName' if name == 'function' else 'EventSourceArn'} ({named})"
-            )
-    if args.stack and (args.table or args.function):
-        raise ConfigError("--stack names the table and the function: drop --table/--function")
-    region = args.region or arn_region or os.environ.get("STREAMSIM_REGION") or "eu-central-1"
-    account = args.account or arn_account or EXAMPLE_ACCOUNT
-    _check_account(region, account)  # before they go into the default mapping's queue ARN
-    if args.stack:
-        from streamsim.workbench.deploy.template import StackSettings, stack_policy
-        from streamsim.workbench.runconfig import default_mapping
-
-        settings = StackSettings(name=args.stack, strategy=args.strategy)
-        policy = stack_policy(
-            mapping or default_mapping(), settings, region=region, account=account
-        )
-        function = settings.names()["function"]
-    else:
-        if mapping is None:
-            from streamsim.workbench.runconfig import DEFAULT_QUEUE, default_mapping
-
-            mapping = default_mapping(f"arn:aws:sqs:{region}:{account}:{DEFAULT_QUEUE}")
-        policy = build_policy(
-            table=args.table or arn_table or "Plays",
-            region=region,
-            account=account,
-            mapping=mapping,
-            strategy=args.strategy,
-            function=args.function,
-        )
-        function = args.function or named_function or DEFAULT_FUNCTION
-    print(json.dumps(policy, indent=2))
-    if account == EXAMPLE_ACCOUNT and not args.account:
-        print(
-            f"streamsim: note: account {EXAMPLE_ACCOUNT} is a placeholder: pass --account",
-            file=sys.stderr,
-        )
-    print(
-        f"streamsim: note: the function writes to log group /aws/lambda/{function}, which must "
-        "exist (streamsim deploy template creates it): the policy grants no logs:CreateLogGroup",
-        file=sys.stderr,
-    )
-    return 0
-
-
 def _destination_statements(arn: str) -> list[dict[str, Any]]:
     """What sending an on-failure record needs, by destination service [E]."""
     service = arn.split(":")[2] if arn.count(":") >= 5 else ""
@@ -299,7 +183,8 @@ def _destination_statements(arn: str) -> list[dict[str, Any]]:
     ]
 
 
-def _check_account(region: str, account: str) -> None:
+def check_account(region: str, account: str) -> None:
+    """ConfigError unless ``region`` and ``account`` look like AWS's."""
     if not _REGION.match(region):
         raise ConfigError(f"region {region!r} is not an AWS region name (e.g. eu-central-1)")
     if not _ACCOUNT.match(account):
