@@ -67,8 +67,11 @@ def age_growth(result: ScaleResult) -> tuple[float, float]:
     quarter = (end - start) / 4
     first = age[(done >= start) & (done <= start + quarter)]
     last = age[(done >= end - quarter) & (done <= end)]
-    med = lambda a: float(np.median(a)) if len(a) else 0.0
-    return med(first), med(last)
+    return _median(first), _median(last)
+
+
+def _median(values: np.ndarray) -> float:
+    return float(np.median(values)) if len(values) else 0.0
 
 
 def rate_ramp(
