@@ -47,7 +47,7 @@ REPORT: dict[str, dict[str, Any]] = {
         "population_players": 3000,
         "population_days": 30,
     },
-    "06_at_scale": {"ramp_seconds": 30.0, "poison_rate": 10_000.0, "poison_seconds": 10.0},
+    "06_at_scale": {"ramp_seconds": 10.0, "poison_rate": 10_000.0, "poison_seconds": 10.0},
 }
 
 #: Small parameters per notebook: what the test suite runs (and ``--small``), so it stays fast.
