@@ -29,6 +29,7 @@ _MODULES = {
     "tuning": "streamsim.workbench.tuning",
     "stakeholder": "streamsim.workbench.stakeholder",
     "experiments": "streamsim.workbench.experiments",
+    "scale_experiments": "streamsim.workbench.scale.experiments",
 }
 
 _BADGES = "streamsim.game.badges"

@@ -47,6 +47,7 @@ REPORT: dict[str, dict[str, Any]] = {
         "population_players": 3000,
         "population_days": 30,
     },
+    "06_at_scale": {"ramp_seconds": 10.0, "poison_rate": 10_000.0, "poison_seconds": 10.0},
 }
 
 #: Small parameters per notebook: what the test suite runs (and ``--small``), so it stays fast.
@@ -86,6 +87,14 @@ SMALL: dict[str, dict[str, Any]] = {
         "failure_seed": 5,
         "poison_rate": 0.006,
         "failure_rate_per_second": 0.05,
+    },
+    "06_at_scale": {
+        "ramp_rates": [100, 1600],
+        "ramp_settings": [[10, 1], [100, 4]],
+        "ramp_seconds": 4.0,
+        "poison_rate": 100.0,
+        "poison_seconds": 2.0,
+        "players": 10_000,
     },
 }
 

@@ -161,6 +161,7 @@ def simulate(scenario: Scenario) -> Run:
         destination=destination,
         handler_duration_seconds=0.0,
         function_name="streamsim-model",
+        skip_empty_polls=True,  # the same reads, without the empty GetRecords of idle shards
     )
     if scenario.disabled_for_seconds:
         trigger.disable_for(scenario.disabled_for_seconds, after=scenario.disabled_from_seconds)

@@ -98,6 +98,17 @@ class InMemoryStream:
         self._event_salt = uuid.uuid4().hex[:16]
         #: Open shards, in order, for routing writes (None: recompute after a split or close).
         self._open: list[_Shard] | None = None
+        #: Called after every write and shard close (``subscribe``).
+        self._listeners: list[Callable[[str], None]] = []
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(shard_id)`` after each write to and close of a shard: a reader that skips polls
+        that could return nothing (``next_record_at``) looks again then."""
+        self._listeners.append(listener)
+
+    def _changed(self, shard_id: str) -> None:
+        for listener in self._listeners:
+            listener(shard_id)
 
     # ---- writing ----------------------------------------------------------------------------
     def write(
@@ -157,6 +168,8 @@ class InMemoryStream:
         shard.records.append(record)
         shard.times.append(when)
         shard.sizes.append(ddb["SizeBytes"])
+        if self._listeners:
+            self._changed(shard.shard_id)
         return record
 
     def split_shard(self, shard_id: str) -> tuple[str, str]:
@@ -166,7 +179,9 @@ class InMemoryStream:
             raise ValueError(f"shard {shard_id} is already closed")
         shard.ending_seq = next(self._seq)
         self._open = None
-        return self._new_shard(shard_id).shard_id, self._new_shard(shard_id).shard_id
+        children = self._new_shard(shard_id).shard_id, self._new_shard(shard_id).shard_id
+        self._changed(shard_id)
+        return children
 
     def roll_shard(self, shard_id: str) -> str:
         """Close a shard and open one child in its place (a periodic rollover; users report about
@@ -179,12 +194,14 @@ class InMemoryStream:
         shard.ending_seq = next(self._seq)
         child = self._new_shard(shard_id)
         self._open[self._open.index(shard)] = child  # keys keep their slot
+        self._changed(shard_id)
         return child.shard_id
 
     def close_shard(self, shard_id: str) -> None:
         """Close a shard without children (e.g. the stream is being disabled)."""
         self._shard(shard_id).ending_seq = next(self._seq)
         self._open = None
+        self._changed(shard_id)
 
     # ---- the four stream actions --------------------------------------------------------------
     def list_streams(self, TableName: str | None = None, **_: Any) -> dict[str, Any]:
@@ -291,6 +308,31 @@ class InMemoryStream:
             self._iterators[token] = (shard_id, shard.trimmed + new_position, self._clock())
             out["NextShardIterator"] = token
         return out
+
+    # ---- for readers that skip empty polls (not an AWS call) ---------------------------------
+    def next_record_at(self, shard_iterator: str) -> float:
+        """When a GetRecords call with this iterator could first return something new: the
+        next record's creation time, 0 when it could now (a record, the end of a closed shard,
+        an expired or unknown iterator: let the call say), infinity while the shard is open and
+        has nothing after the iterator. A poller may skip the polls before that time: they
+        would return no record."""
+        entry = self._iterators.get(shard_iterator)
+        if entry is None:
+            return 0.0
+        shard_id, absolute, issued = entry
+        shard = self._shards[shard_id]
+        position = absolute - shard.trimmed
+        if position < 0 or self._clock() - issued > ITERATOR_LIFETIME_SECONDS:
+            return 0.0
+        if position < len(shard.records):
+            return shard.times[position]
+        return 0.0 if shard.ending_seq is not None else float("inf")
+
+    def renew_iterator(self, shard_iterator: str) -> None:
+        """The iterator as if just issued: the skipped polls would each have taken a new one."""
+        entry = self._iterators.get(shard_iterator)
+        if entry is not None:
+            self._iterators[shard_iterator] = (entry[0], entry[1], self._clock())
 
     # ---- internals -------------------------------------------------------------------------------
     def _new_shard(self, parent: str | None) -> _Shard:

@@ -72,6 +72,9 @@ _EVENT_ENVELOPE_BYTES = len('{"Records":[]}')
 class _Lane:
     index: int
     queue: deque[tuple[StreamRecord, float]] = field(default_factory=deque)
+    #: The queued records' invoke-payload bytes, kept as records come and go (the batching
+    #: window checks it on every wake-up: summing the queue each time was quadratic).
+    queued_bytes: int = 0
     busy: bool = False
     wakeup: simpy.Event | None = None
     #: The open tumbling window of this lane, if any (TumblingWindowInSeconds > 0).
@@ -95,6 +98,15 @@ class _ShardState:
     #: Every record created before this time has been read (the start of the last read that
     #: caught up): a tumbling window ending by then has all its records in hand.
     read_through: float = float("-inf")
+    #: Fires when the stream changes (a write, a close), or the mapping is paused, resumed or
+    #: stopped, while the poller skips polls that could return nothing (``_idle_wait``).
+    nudge: simpy.Event | None = None
+    #: The poller waits for the stream to change (nothing to read yet).
+    awaits_write: bool = False
+
+    def wake_poller(self) -> None:
+        if self.nudge is not None and not self.nudge.triggered:
+            self.nudge.succeed()
 
     def free_lane(self) -> None:
         if self.lane_freed is not None and not self.lane_freed.triggered:
@@ -126,7 +138,13 @@ class Trigger:
         handler_duration_seconds: float = 0.01,
         shard_discovery_interval_seconds: float = 10.0,
         output: OutputCapture | None = None,
+        skip_empty_polls: bool = False,
     ) -> None:
+        """``skip_empty_polls``: on the virtual clock with streamsim's in-memory stream, do not
+        make the GetRecords calls that could return no record (an idle shard polled 4 times a
+        second for hours): records are read at the same poll ticks, only the GetRecords call
+        count drops (off by default, where the count is what is measured;
+        docs/aws-fidelity.md)."""
         self.mapping = mapping
         self.timing = timing or TriggerTiming()
         self.clock = clock
@@ -152,6 +170,22 @@ class Trigger:
         )
         self.shard_discovery_interval_seconds = shard_discovery_interval_seconds
         self._windows = mapping.tumbling_window_in_seconds > 0
+        #: Lanes by key hash only with several lanes (ParallelizationFactor 1: one lane).
+        self._one_lane = mapping.parallelization_factor == 1
+        #: A batching window gathers records up to the payload cap: count queued bytes then.
+        self._batching = mapping.maximum_batching_window_in_seconds > 0
+        #: Skip polls that could return nothing: only on the virtual clock, with a stream that
+        #: says when its next record becomes visible (streamsim's in-memory stream), and without
+        #: tumbling windows (every empty poll advances their read-through time).
+        self._skip_idle = (
+            skip_empty_polls
+            and clock.virtual
+            and hasattr(streams, "next_record_at")
+            and hasattr(streams, "subscribe")
+            and not self._windows
+        )
+        if self._skip_idle:
+            streams.subscribe(self._stream_changed)
         self._shards: dict[str, _ShardState] = {}
         self._batch_ids = 0
         self._stopping = False
@@ -210,6 +244,7 @@ class Trigger:
         self._enabled = False
         if self._enabled_event.triggered:
             self._enabled_event = self.clock.env.event()
+        self._stream_changed()
 
     def resume(self) -> None:
         """Enable the mapping again: it continues from where it stopped (records read and not
@@ -221,6 +256,7 @@ class Trigger:
         self._polling_from = self.clock.now() + self.timing.polling_start_delay_seconds
         if not self._enabled_event.triggered:
             self._enabled_event.succeed()
+        self._stream_changed()
 
     def disable_for(self, seconds: float, after: float = 0.0) -> None:
         """Schedule on the trigger's clock: disable ``after`` seconds from now, enable again
@@ -259,6 +295,7 @@ class Trigger:
             self._enabled_event.succeed()  # waiters wake and see the stop
         for state in self._shards.values():
             state.free_lane()
+            state.wake_poller()
             for lane in state.lanes:
                 lane.wake()
 
@@ -320,6 +357,17 @@ class Trigger:
     def _key(self, shard_id: str) -> str:
         """Checkpoints are per stream and shard: moto reuses one shard id for every stream."""
         return f"{self.reader.stream_arn}|{shard_id}"
+
+    def _stream_changed(self, shard_id: str | None = None) -> None:
+        """A shard got a record or closed (``shard_id``), or the mapping changed (None): pollers
+        skipping empty polls look again."""
+        if shard_id is None:
+            for state in self._shards.values():
+                state.wake_poller()
+            return
+        waiting = self._shards.get(shard_id)
+        if waiting is not None and waiting.awaits_write:
+            waiting.wake_poller()
 
     def _notify_quiet(self) -> None:
         if self._quiet is not None and not self._quiet.triggered:
@@ -425,8 +473,14 @@ class Trigger:
                     # Filtered records are checkpointed past, never delivered [F].
                     self._finish(state, [record], Disposition.FILTERED, 0, None)
                     continue
-                lane = state.lanes[record.key_hash % len(state.lanes)]
+                lane = (
+                    state.lanes[0]
+                    if self._one_lane
+                    else state.lanes[record.key_hash % len(state.lanes)]
+                )
                 lane.queue.append((record, now))
+                if self._batching:
+                    lane.queued_bytes += record.payload_bytes
                 lane.wake()
             state.caught_up = not records
             if len(records) < GET_RECORDS_LIMIT:
@@ -450,7 +504,53 @@ class Trigger:
                 self._notify_quiet()
                 return
             if len(records) < GET_RECORDS_LIMIT:
-                yield self.clock.sleep(self.timing.poll_interval_seconds)
+                if self._skip_idle and not records and not state.cursor.finished:
+                    yield from self._idle_wait(state, asked)
+                else:
+                    yield self.clock.sleep(self.timing.poll_interval_seconds)
+
+    def _idle_wait(self, state: _ShardState, asked: float) -> Generator[Any, Any, None]:
+        """After an empty poll, wait for the next poll that could return something: the first
+        poll tick (``asked`` + n x PollingInterval, the ticks the poller would poll at) at or
+        after the stream's next record becomes visible, or the shard closes. The polls skipped
+        would each have returned no record: only the GetRecords call count differs from polling
+        every tick (docs/aws-fidelity.md). The stream, a pause, a resume or a stop nudges the
+        poller to look again."""
+        interval = self.timing.poll_interval_seconds
+        streams = self.reader.streams
+        first = asked + interval  # the next tick: where polling every tick would poll next
+        tick = first
+        while not self._stopping and self._enabled:
+            iterator = state.cursor.iterator
+            due = float(streams.next_record_at(iterator)) if iterator is not None else 0.0
+            if due <= tick:
+                break  # something to read by the next tick: poll then
+            if due < float("inf"):
+                while tick < due:  # the ticks before ``due`` would read nothing
+                    tick += interval
+            state.nudge = self.clock.env.event()
+            if due == float("inf"):
+                state.awaits_write = True  # a write or close to this shard nudges it
+                yield state.nudge
+                state.awaits_write = False
+            else:
+                yield state.nudge | self.clock.sleep(tick - self.clock.now())
+            state.nudge = None
+            now = self.clock.now()
+            if due < float("inf"):
+                if now >= tick:
+                    break
+                tick = first  # nudged by a pause or a stop: from the first tick not yet passed
+            while tick < now:
+                tick += interval
+            if tick == now:
+                break
+        if self.clock.now() < tick:
+            yield self.clock.sleep(tick - self.clock.now())
+        if tick > first and state.cursor.iterator is not None:
+            # The skipped polls would each have taken a fresh iterator: the one in hand has not
+            # aged meanwhile (no 15-minute expiry from skipping).
+            streams.renew_iterator(state.cursor.iterator)
 
     def _wait_idle(self, state: _ShardState) -> Generator[Any, Any, None]:
         while not state.idle and not self._stopping:
@@ -524,6 +624,8 @@ class Trigger:
             finally:
                 lane.busy = False
                 state.free_lane()
+                if self._skip_idle and state.caught_up and state.idle:
+                    self._notify_quiet()  # its poller may be skipping empty polls
 
     def _close_window(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
         """The final invocation of the lane's window (or its early termination): no records,
@@ -573,11 +675,13 @@ class Trigger:
                 break  # the 6 MB invoke payload cap [D], on the event as sent
             size = grown
             batch.append(lane.queue.popleft()[0])
+        if self._batching:
+            lane.queued_bytes -= sum(r.payload_bytes for r in batch)
         return batch
 
     @staticmethod
     def _queued_bytes(lane: _Lane) -> int:
-        return sum(record.payload_bytes for record, _ in lane.queue)
+        return lane.queued_bytes
 
     def _deliver(
         self, state: _ShardState, lane: _Lane, batch: list[StreamRecord], retries: int

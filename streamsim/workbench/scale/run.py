@@ -233,6 +233,7 @@ def simulate_scale(
         destination=destination,
         handler_duration_seconds=0.0,
         function_name="streamsim-scale",
+        skip_empty_polls=True,  # idle shards during a 24 h blocked one: no empty GetRecords
     )
     invoker = CappedInvoker.wrap(trigger.invoker, model.concurrency_limit)
     trigger.invoker = invoker
