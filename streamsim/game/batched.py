@@ -26,7 +26,6 @@ delivery order and duplicates, like the other strategies (tests/test_batched.py)
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +37,12 @@ from streamsim.game.achievements import write_awards
 from streamsim.game.badges import Award, BadgeRule, PlayerState, advance, play_order
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
+from streamsim.game.statestore import (
+    load_state,
+    save_state,
+    sequence_number,
+    state_from_item,
+)
 
 #: BatchGetItem reads at most 100 items per request [G].
 BATCH_GET_LIMIT = 100
@@ -161,10 +166,10 @@ class BatchedStrategy:
 
     def _fail(self, failures: list[dict[str, Any]], records: list[Any], exc: Exception) -> None:
         for record in records:
-            sequence_number = _sequence_number(record)
+            identifier = sequence_number(record)
             self.stats.failed += 1
-            print(f"[ERROR] record {sequence_number}: {type(exc).__name__}: {exc}")
-            failures.append({"itemIdentifier": sequence_number})
+            print(f"[ERROR] record {identifier}: {type(exc).__name__}: {exc}")
+            failures.append({"itemIdentifier": identifier})
 
     def _player(
         self,
@@ -178,7 +183,9 @@ class BatchedStrategy:
             if attempt:
                 state, version = self._load_one(player)
             step = self._step(state, delivered)
-            if step.state is state or self._save_state(player, step.state, version):
+            if step.state is state or save_state(
+                self.dynamodb, self.state_table, player, step.state, version
+            ):
                 self.stats.folds += step.folds
                 self.stats.rebuilds += step.rebuilds
                 self.stats.awards_written += write_awards(
@@ -238,44 +245,7 @@ class BatchedStrategy:
                     break
             if request:
                 raise EventParseError("PlayerState reads stayed unprocessed after 10 attempts")
-        return {p: self._state_of(p, items.get(p)) for p in players}
+        return {p: state_from_item(items.get(p), p, self.rules) for p in players}
 
     def _load_one(self, player: str) -> tuple[PlayerState, int]:
-        item = self.dynamodb.get_item(
-            TableName=self.state_table, Key={"player_id": {"S": player}}, ConsistentRead=True
-        ).get("Item")
-        return self._state_of(player, item)
-
-    def _state_of(self, player: str, item: dict[str, Any] | None) -> tuple[PlayerState, int]:
-        if item is None:
-            return PlayerState(rules=self.rules, player_id=player), 0
-        try:
-            state = PlayerState.from_dict(json.loads(item["state"]["S"]), self.rules)
-        except (KeyError, ValueError, TypeError):
-            # An unreadable state is rebuilt from the plays, never trusted.
-            state = PlayerState(rules=self.rules, player_id=player, built_with="unreadable")
-        return state, int(item.get("version", {}).get("N", "0"))
-
-    def _save_state(self, player: str, state: PlayerState, version: int) -> bool:
-        try:
-            self.dynamodb.put_item(
-                TableName=self.state_table,
-                Item={
-                    "player_id": {"S": player},
-                    "state": {"S": json.dumps(state.to_dict(), separators=(",", ":"))},
-                    "version": {"N": str(version + 1)},
-                },
-                ConditionExpression="attribute_not_exists(player_id) OR version = :v",
-                ExpressionAttributeValues={":v": {"N": str(version)}},
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-
-
-def _sequence_number(record: Any) -> Any:
-    if isinstance(record, dict) and isinstance(record.get("dynamodb"), dict):
-        return record["dynamodb"].get("SequenceNumber")
-    return None
+        return load_state(self.dynamodb, self.state_table, player, self.rules)

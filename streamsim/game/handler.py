@@ -46,6 +46,7 @@ from streamsim.game.batched import BatchedStrategy
 from streamsim.game.deliveries import DeliveryRecorder, recorder_from_env
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
+from streamsim.game.statestore import load_state, save_state, sequence_number
 
 STRATEGIES = ("read-all", "incremental", "batched")
 
@@ -134,13 +135,13 @@ class BadgeHandler:
             return {"batchItemFailures": self._batched(records)}
         failures: list[dict[str, Any]] = []
         for record in records:
-            sequence_number = _sequence_number(record)
+            identifier = sequence_number(record)
             try:
                 self.process(record)
             except (EventParseError, ClientError, BotoCoreError) as exc:
                 self.stats.failed += 1
-                print(f"[ERROR] record {sequence_number}: {type(exc).__name__}: {exc}")
-                failures.append({"itemIdentifier": sequence_number})
+                print(f"[ERROR] record {identifier}: {type(exc).__name__}: {exc}")
+                failures.append({"itemIdentifier": identifier})
         return {"batchItemFailures": failures}
 
     def _batched(self, records: list[Any]) -> list[dict[str, Any]]:
@@ -194,7 +195,9 @@ class BadgeHandler:
 
     def _incremental(self, play: Play, attempts: int = 5) -> list[Award]:
         for _ in range(attempts):
-            state, version = self._load_state(play.player_id)
+            state, version = load_state(
+                self.dynamodb, self.settings.state_table, play.player_id, self.settings.rules
+            )
             if self._nothing_missing(state, play):
                 new_state = state.copy()
                 awards = new_state.fold(play)
@@ -204,7 +207,9 @@ class BadgeHandler:
                 self.stats.rebuilds += 1
             if new_state is state:
                 return awards  # a duplicate or late delivery: the state already reaches further
-            if self._save_state(play.player_id, new_state, version):
+            if save_state(
+                self.dynamodb, self.settings.state_table, play.player_id, new_state, version
+            ):
                 return awards
             self.stats.state_conflicts += 1
         raise EventParseError(
@@ -234,47 +239,6 @@ class BadgeHandler:
         keys = {item["play_key"]["S"] for item in page.get("Items", [])}
         known = {play.play_key} if state.last_key is None else {play.play_key, values[":lo"]["S"]}
         return not (keys - known)
-
-    def _load_state(self, player_id: str) -> tuple[PlayerState, int]:
-        item = self.dynamodb.get_item(
-            TableName=self.settings.state_table,
-            Key={"player_id": {"S": player_id}},
-            ConsistentRead=True,
-        ).get("Item")
-        if item is None:
-            return PlayerState(rules=self.settings.rules, player_id=player_id), 0
-        try:
-            state = PlayerState.from_dict(json.loads(item["state"]["S"]), self.settings.rules)
-        except (KeyError, ValueError, TypeError):
-            # An unreadable state is rebuilt from the plays, never trusted.
-            state = PlayerState(
-                rules=self.settings.rules, player_id=player_id, built_with="unreadable"
-            )
-        return state, int(item.get("version", {}).get("N", "0"))
-
-    def _save_state(self, player_id: str, state: PlayerState, version: int) -> bool:
-        try:
-            self.dynamodb.put_item(
-                TableName=self.settings.state_table,
-                Item={
-                    "player_id": {"S": player_id},
-                    "state": {"S": json.dumps(state.to_dict(), separators=(",", ":"))},
-                    "version": {"N": str(version + 1)},
-                },
-                ConditionExpression="attribute_not_exists(player_id) OR version = :v",
-                ExpressionAttributeValues={":v": {"N": str(version)}},
-            )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise
-
-
-def _sequence_number(record: Any) -> Any:
-    if isinstance(record, dict) and isinstance(record.get("dynamodb"), dict):
-        return record["dynamodb"].get("SequenceNumber")
-    return None
 
 
 @dataclass
