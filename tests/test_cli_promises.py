@@ -61,6 +61,10 @@ CASES = [
     ("sweep: --grid unknown", ["sweep", "--grid", "speed=1"], "unknown setting"),
     ("sweep: --grid bad value", ["sweep", "--grid", "batch_size=0"], "BatchSize=0"),
     ("faults: unknown fault", ["faults", "--faults", "gremlins=1"], "gremlins"),
+    ("scale: --hours inf", ["scale", "--hours", "inf", "--no-progress"], "finite"),
+    ("scale: --rate nan", ["scale", "--rate", "nan", "--no-progress"], "finite"),
+    ("scale: --out is a file", ["scale", "--hours", "1e-9", "--out", "{file}"], "is a file"),
+    ("scale: --out exists", ["scale", "--hours", "1e-9", "--out", "{dir}"], "pass --force"),
 ]
 
 
