@@ -66,6 +66,21 @@ CASES = [
     ("deploy template: --out is a folder", ["deploy", "template", "--out", "{dir}"], "folder"),
     ("deploy template: --out under a file", ["deploy", "template", "--out", "{file}/t"], "--out"),
     ("report: --out is a file", ["report", "--small", "--only", "05", "--out", "{file}"], "--out"),
+    (
+        "deploy up: nothing listens",
+        ["deploy", "up", "--stack", "s", "--endpoint-url", "{dead}"],
+        "nothing listens at",
+    ),
+    (
+        "deploy down: nothing listens",
+        ["deploy", "down", "--stack", "s", "--endpoint-url", "{dead}"],
+        "nothing listens at",
+    ),
+    (
+        "run --stack: nothing listens",
+        ["run", "--stack", "s", "--no-progress", "--endpoint-url", "{dead}"],
+        "nothing listens at",
+    ),
     ("scale: --hours inf", ["scale", "--hours", "inf", "--no-progress"], "finite"),
     ("scale: --rate nan", ["scale", "--rate", "nan", "--no-progress"], "finite"),
     ("scale: --out is a file", ["scale", "--hours", "1e-9", "--out", "{file}"], "is a file"),

@@ -166,7 +166,21 @@ def _open(args: argparse.Namespace) -> Any:
             "deploy needs --endpoint-url: 'aws' for real AWS (with --allow-remote), or a "
             "running local endpoint such as `streamsim serve`'s"
         )
-    return open_backend(endpoint, args.region, allow_remote=args.allow_remote)
+    backend = open_backend(endpoint, args.region, allow_remote=args.allow_remote)
+    _probe(backend)
+    return backend
+
+
+def _probe(backend: Any) -> None:
+    """A local endpoint where nothing listens is one line, before anything is printed or built."""
+    from streamsim.aws.backend import probe_endpoint
+
+    if backend.endpoint_url is not None:
+        try:
+            probe_endpoint(backend.endpoint_url)
+        except BaseException:
+            backend.close()
+            raise
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -176,7 +190,7 @@ def _up(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy.template import render
 
     template, mapping, settings = build_from_args(args, args.stack)
-    with _open(args) as backend:
+    with _open(args) as backend:  # probed: a dead local endpoint is refused before the plan
         print(
             plan_text(
                 template,
