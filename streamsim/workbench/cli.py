@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -398,6 +399,8 @@ def _trigger(args: argparse.Namespace) -> int:
     from streamsim.workbench import attach
     from streamsim.workbench.handlers.loading import load_handler
 
+    if args.disabled_for is None and args.disabled_after:
+        raise StreamsimError("--disabled-after needs --disabled-for (how long to switch it off)")
     mapping = attach.mapping_from(args.config, args.starting_position)
     from streamsim.workbench.handlers.loading import workbench_environment
 
@@ -488,8 +491,8 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
     return value
 
 
@@ -498,8 +501,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    if not 0 < value < math.inf:  # nan and inf too: a rate or duration must be a number
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number greater than 0")
     return value
 
 
