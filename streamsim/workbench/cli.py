@@ -144,7 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     sw = sub.add_parser(
-        "sweep", help="a grid of trigger settings on the virtual clock, one row each"
+        "sweep",
+        help="a grid of trigger settings on the virtual clock, one row each",
+        description="One virtual run per combination of the --grid values. p50_s ... max_s: "
+        "write -> processed latency in virtual seconds; plays, invocations, retries, processed, "
+        "sent_to_destination and lost are counts.",
     )
     sw.add_argument(
         "--grid",
@@ -153,12 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=V1,V2",
         help="e.g. batch_size=1,10,100 (repeat for more settings)",
     )
-    sw.add_argument("--players", type=_positive_int, default=100)
-    sw.add_argument("--days", type=_positive_int, default=7)
     sw.add_argument(
-        "--rate", type=_positive_float, default=20.0, help="plays written per (virtual) second"
+        "--players", type=_positive_int, default=100, help="synthetic players (default 100)"
     )
-    sw.add_argument("--seed", type=_non_negative_int, default=1)
+    sw.add_argument(
+        "--days", type=_positive_int, default=7, help="simulated days of play (default 7)"
+    )
+    sw.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=20.0,
+        help="plays written per (virtual) second (default 20)",
+    )
+    sw.add_argument("--seed", type=_non_negative_int, default=1, help="random seed (default 1)")
     sw.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     sw.set_defaults(func=_sweep)
 

@@ -70,11 +70,18 @@ def _template_options(parser: argparse.ArgumentParser, *, name_option: bool) -> 
         metavar="ESM.json",
         help="event-source-mapping JSON the local trigger runs (default: streamsim run's)",
     )
-    parser.add_argument("--strategy", choices=["read-all", "incremental"], default="read-all")
+    parser.add_argument(
+        "--strategy",
+        choices=["read-all", "incremental"],
+        default="read-all",
+        help="the badge handler's strategy (default read-all)",
+    )
     parser.add_argument(
         "--rules", metavar="rules.json", help='JSON list of {"rule": ..., "params": {...}}'
     )
-    parser.add_argument("--memory", type=int, default=256, metavar="MB", help="function memory")
+    parser.add_argument(
+        "--memory", type=int, default=256, metavar="MB", help="function memory (default 256)"
+    )
     if name_option:
         parser.add_argument(
             "--name", default="streamsim", help="prefix of the resource names (default streamsim)"
@@ -233,6 +240,6 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    if not 0 < value < float("inf"):  # nan and inf too
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0 and finite")
     return value
