@@ -92,6 +92,22 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("argv", "help_of"),
+    [
+        (["run", "--playrs", "5"], "streamsim run"),
+        (["deploy", "package", "--output", "x"], "streamsim deploy package"),
+        (["sweep", "--grid", "batch_size=1", "extra"], "streamsim sweep"),
+        (["--verbose"], "streamsim"),
+    ],
+)
+def test_a_mistyped_option_points_to_the_help_of_its_command(argv, help_of, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert _status(main, argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "unrecognized arguments" in lines[0], lines
+    assert lines[0].endswith(f"(see '{help_of} --help')"), lines
+
+
 @pytest.mark.parametrize(("argv", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_status_2(argv, words, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "file").write_text("x")

@@ -23,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command that was given, whose --help lists its options
+        _chosen(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -36,6 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("streamsim: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)command parser the arguments chose."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest or "", None)
+            if name in action.choices:
+                return _chosen(action.choices[name], args)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
