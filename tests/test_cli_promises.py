@@ -60,6 +60,13 @@ CASES = [
     ("sweep: --grid rules", ["sweep", "--grid", "rules=1"], "not a scalar setting"),
     ("sweep: --grid unknown", ["sweep", "--grid", "speed=1"], "unknown setting"),
     ("sweep: --grid bad value", ["sweep", "--grid", "batch_size=0"], "BatchSize=0"),
+    (
+        "sweep: --grid name twice",
+        ["sweep", "--grid", "batch_size=1,10", "--grid", "batch_size=5"],
+        "given twice",
+    ),
+    ("sweep: --grid nan", ["sweep", "--grid", "failure_rate=nan"], "failure_rate"),
+    ("sweep: --grid inf", ["sweep", "--grid", "batch_size=inf"], "BatchSize=Infinity"),
     ("faults: unknown fault", ["faults", "--faults", "gremlins=1"], "gremlins"),
     ("deploy package: --out is a folder", ["deploy", "package", "--out", "{dir}"], "is a folder"),
     ("deploy package: --out read-only", ["deploy", "package", "--out", "/proc/x.zip"], "--out"),
