@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from streamsim.workbench.cli import main
@@ -150,3 +152,23 @@ def test_the_defaults_help_states_are_the_ones_the_commands_use() -> None:
             value = _shown(float(getattr(config, option)))
             assert f"(default {value})" in helps[(command, f"--{option}")], (command, option)
     assert f"default {RunConfig().strategy}" in helps[("streamsim run", "--strategy")]
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"TumblingWindowInSeconds": 60}, "TumblingWindowInSeconds"),
+        ({"Enabled": False}, "Enabled: false"),
+    ],
+)
+def test_run_refuses_mapping_settings_its_pipeline_cannot_honour(
+    params, words, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Accepted, they made a two-minute run end VIOLATED (every batch failed, or none ran)."""
+    config = tmp_path / "esm.json"
+    config.write_text(json.dumps({"StartingPosition": "TRIM_HORIZON", **params}))
+    argv = ["run", "--config", str(config), "--no-progress", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "r").exists()
