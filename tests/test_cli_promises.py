@@ -301,3 +301,15 @@ def test_endpoints_are_read_as_the_http_client_reads_them(url: str, host: str | 
     else:
         assert endpoint_host(url) == host == (parse_url(url).host or "").strip("[]")
         assert is_loopback_url(url)
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_status_2(capsys) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert _status(main, ["serve", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0], err
+    assert "listening" not in out
