@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from streamsim.workbench.cli import main
@@ -104,3 +106,69 @@ def test_sweep_prints_progress(capsys) -> None:
     captured = capsys.readouterr()
     assert "sweep: 1/2 settings simulated" in captured.err
     assert "sweep: 2/2 settings simulated" in captured.err
+
+
+def _options_with_help(parser, name="streamsim"):  # type: ignore[no-untyped-def]
+    """(command, action) for every option of every command and subcommand."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub, child in action.choices.items():
+                yield from _options_with_help(child, f"{name} {sub}")
+        elif action.option_strings:
+            yield name, action
+
+
+def _shown(value) -> str:  # type: ignore[no-untyped-def]
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def test_every_default_an_option_has_is_stated_in_its_help() -> None:
+    from streamsim.workbench.cli import build_parser
+
+    missing = [
+        f"{command} {action.option_strings[-1]} (default {action.default!r})"
+        for command, action in _options_with_help(build_parser())
+        if action.default not in (None, False, [], "==SUPPRESS==")
+        and f"default {_shown(action.default)}" not in (action.help or "")
+        and "(default:" not in (action.help or "")
+    ]
+    assert not missing, missing
+
+
+def test_the_defaults_help_states_are_the_ones_the_commands_use() -> None:
+    """run and faults resolve omitted options from their configs: the help must name those."""
+    from streamsim.workbench.cli import build_parser
+    from streamsim.workbench.faults.matrix import matrix_config
+    from streamsim.workbench.runconfig import RunConfig
+
+    helps = {
+        (command, action.option_strings[-1]): action.help or ""
+        for command, action in _options_with_help(build_parser())
+    }
+    for command, config in (("streamsim run", RunConfig()), ("streamsim faults", matrix_config())):
+        for option in ("players", "days", "rate", "seed"):
+            value = _shown(float(getattr(config, option)))
+            assert f"(default {value})" in helps[(command, f"--{option}")], (command, option)
+    assert f"default {RunConfig().strategy}" in helps[("streamsim run", "--strategy")]
+
+
+@pytest.mark.parametrize(
+    ("params", "words"),
+    [
+        ({"TumblingWindowInSeconds": 60}, "TumblingWindowInSeconds"),
+        ({"Enabled": False}, "Enabled: false"),
+    ],
+)
+def test_run_refuses_mapping_settings_its_pipeline_cannot_honour(
+    params, words, tmp_path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Accepted, they made a two-minute run end VIOLATED (every batch failed, or none ran)."""
+    config = tmp_path / "esm.json"
+    config.write_text(json.dumps({"StartingPosition": "TRIM_HORIZON", **params}))
+    argv = ["run", "--config", str(config), "--no-progress", "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "r").exists()

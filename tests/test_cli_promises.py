@@ -60,8 +60,59 @@ CASES = [
     ("sweep: --grid rules", ["sweep", "--grid", "rules=1"], "not a scalar setting"),
     ("sweep: --grid unknown", ["sweep", "--grid", "speed=1"], "unknown setting"),
     ("sweep: --grid bad value", ["sweep", "--grid", "batch_size=0"], "BatchSize=0"),
+    (
+        "sweep: --grid name twice",
+        ["sweep", "--grid", "batch_size=1,10", "--grid", "batch_size=5"],
+        "given twice",
+    ),
+    ("sweep: --grid nan", ["sweep", "--grid", "failure_rate=nan"], "failure_rate"),
+    ("sweep: --grid inf", ["sweep", "--grid", "batch_size=inf"], "BatchSize=Infinity"),
     ("faults: unknown fault", ["faults", "--faults", "gremlins=1"], "gremlins"),
+    ("deploy package: --out is a folder", ["deploy", "package", "--out", "{dir}"], "is a folder"),
+    ("deploy package: --out read-only", ["deploy", "package", "--out", "/proc/x.zip"], "--out"),
+    ("deploy template: --out is a folder", ["deploy", "template", "--out", "{dir}"], "folder"),
+    ("deploy template: --out under a file", ["deploy", "template", "--out", "{file}/t"], "--out"),
+    ("report: --out is a file", ["report", "--small", "--only", "05", "--out", "{file}"], "--out"),
+    (
+        "deploy up: nothing listens",
+        ["deploy", "up", "--stack", "s", "--endpoint-url", "{dead}"],
+        "nothing listens at",
+    ),
+    (
+        "deploy down: nothing listens",
+        ["deploy", "down", "--stack", "s", "--endpoint-url", "{dead}"],
+        "nothing listens at",
+    ),
+    (
+        "run --stack: nothing listens",
+        ["run", "--stack", "s", "--no-progress", "--endpoint-url", "{dead}"],
+        "nothing listens at",
+    ),
+    ("run: --rate inf", ["run", "--rate", "inf", "--out", "{dir}/r"], "finite"),
+    ("trigger: --duration nan", [*COMMANDS["trigger"][:-1], "nan"], "finite"),
+    ("trigger: --disabled-after alone", [*COMMANDS["trigger"], "--disabled-after", "5"], "needs"),
+    ("trigger: handler is a folder", ["trigger", "--table", "T", "--handler", "{dir}:h"], "folder"),
+    ("scale: --hours inf", ["scale", "--hours", "inf", "--no-progress"], "finite"),
+    ("scale: --rate nan", ["scale", "--rate", "nan", "--no-progress"], "finite"),
+    ("scale: --out is a file", ["scale", "--hours", "1e-9", "--out", "{file}"], "is a file"),
+    ("scale: --out exists", ["scale", "--hours", "1e-9", "--out", "{dir}"], "pass --force"),
 ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "help_of"),
+    [
+        (["run", "--playrs", "5"], "streamsim run"),
+        (["deploy", "package", "--output", "x"], "streamsim deploy package"),
+        (["sweep", "--grid", "batch_size=1", "extra"], "streamsim sweep"),
+        (["--verbose"], "streamsim"),
+    ],
+)
+def test_a_mistyped_option_points_to_the_help_of_its_command(argv, help_of, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert _status(main, argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "unrecognized arguments" in lines[0], lines
+    assert lines[0].endswith(f"(see '{help_of} --help')"), lines
 
 
 @pytest.mark.parametrize(("argv", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -250,3 +301,15 @@ def test_endpoints_are_read_as_the_http_client_reads_them(url: str, host: str | 
     else:
         assert endpoint_host(url) == host == (parse_url(url).host or "").strip("[]")
         assert is_loopback_url(url)
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_status_2(capsys) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert _status(main, ["serve", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "in use" in lines[0], err
+    assert "listening" not in out

@@ -141,3 +141,14 @@ def test_bad_scale_arguments_exit_2_with_one_line(argv, capsys) -> None:  # type
     assert main(["scale", *argv, "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("streamsim: error:")
+
+
+def test_scale_force_replaces_an_existing_run_folder(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "stale.parquet").write_text("an older run's file")
+    argv = ["scale", "--rate", "50", "--hours", "0.001", "--out", str(out), "--no-progress"]
+    assert main(argv) == 2  # never overwritten silently
+    assert (out / "stale.parquet").exists()
+    assert main([*argv, "--force"]) == 0
+    assert not (out / "stale.parquet").exists() and (out / "summary.json").is_file()

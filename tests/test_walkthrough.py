@@ -36,3 +36,27 @@ def test_walkthrough_shows_the_blogs_two_events_then_24_hours_of_retries(backend
     assert set(result.dispositions["disposition"]) == {"discarded"}
     assert set(result.dispositions["condition"]) == {"RecordAgeExceeded"}
     assert len(result.dispositions) == 2
+
+
+def test_a_second_walkthrough_on_a_shared_server_says_it_reuses_jans_table(backend) -> None:
+    first: list[str] = []
+    second: list[str] = []
+    run_walkthrough(backend, out=first.append, retries=False)
+    run_walkthrough(backend, out=second.append, retries=False)
+    assert any(line.startswith("1. Created JansTable") for line in first), first
+    assert any(line.startswith("1. Using the existing JansTable") for line in second), second
+
+
+def test_a_jans_table_without_a_stream_is_one_line_and_status_2(backend, capsys) -> None:  # type: ignore[no-untyped-def]
+    from streamsim.workbench.cli import main
+
+    backend.client("dynamodb").create_table(
+        TableName="JansTable",
+        KeySchema=[{"AttributeName": "JansPartition", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "JansPartition", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    argv = ["walkthrough", "--no-retries", "--endpoint-url", backend.endpoint_url]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "without a stream" in err[0], err

@@ -8,6 +8,8 @@ docs/backends.md), so the embedded server handles one request at a time.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import ipaddress
 import logging
 import os
@@ -364,14 +366,17 @@ class EmbeddedServer:
         from werkzeug.serving import make_server
 
         app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        said = io.StringIO()  # werkzeug prints a bind failure and exits: one line instead
         try:
-            self._server = make_server(
-                self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
-            )
-        except OSError as exc:
+            with contextlib.redirect_stderr(said):
+                self._server = make_server(
+                    self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+                )
+        except (OSError, SystemExit) as exc:
+            reason = " ".join(said.getvalue().split()) or str(exc)
             raise BackendError(
-                f"cannot start the embedded server on {self._host}:{self._port}: {exc}"
-            ) from exc
+                f"cannot start the embedded server on {self._host}:{self._port}: {reason}"
+            ) from None
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="streamsim-moto", daemon=True
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command that was given, whose --help lists its options
+        _chosen(parser, args).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
@@ -35,6 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("streamsim: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+def _chosen(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)command parser the arguments chose."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            name = getattr(args, action.dest or "", None)
+            if name in action.choices:
+                return _chosen(action.choices[name], args)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,7 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     sw = sub.add_parser(
-        "sweep", help="a grid of trigger settings on the virtual clock, one row each"
+        "sweep",
+        help="a grid of trigger settings on the virtual clock, one row each",
+        description="One virtual run per combination of the --grid values. p50_s ... max_s: "
+        "write -> processed latency in virtual seconds; plays, invocations, retries, processed, "
+        "sent_to_destination and lost are counts.",
     )
     sw.add_argument(
         "--grid",
@@ -152,12 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=V1,V2",
         help="e.g. batch_size=1,10,100 (repeat for more settings)",
     )
-    sw.add_argument("--players", type=_positive_int, default=100)
-    sw.add_argument("--days", type=_positive_int, default=7)
     sw.add_argument(
-        "--rate", type=_positive_float, default=20.0, help="plays written per (virtual) second"
+        "--players", type=_positive_int, default=100, help="synthetic players (default 100)"
     )
-    sw.add_argument("--seed", type=_non_negative_int, default=1)
+    sw.add_argument(
+        "--days", type=_positive_int, default=7, help="simulated days of play (default 7)"
+    )
+    sw.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=20.0,
+        help="plays written per (virtual) second (default 20)",
+    )
+    sw.add_argument("--seed", type=_non_negative_int, default=1, help="random seed (default 1)")
     sw.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     sw.set_defaults(func=_sweep)
 
@@ -398,6 +422,8 @@ def _trigger(args: argparse.Namespace) -> int:
     from streamsim.workbench import attach
     from streamsim.workbench.handlers.loading import load_handler
 
+    if args.disabled_for is None and args.disabled_after:
+        raise StreamsimError("--disabled-after needs --disabled-for (how long to switch it off)")
     mapping = attach.mapping_from(args.config, args.starting_position)
     from streamsim.workbench.handlers.loading import workbench_environment
 
@@ -488,8 +514,8 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
     return value
 
 
@@ -498,8 +524,8 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    if not 0 < value < math.inf:  # nan and inf too: a rate or duration must be a number
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number greater than 0")
     return value
 
 

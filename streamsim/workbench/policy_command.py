@@ -59,7 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strategy",
         choices=sorted(HANDLER_ACTIONS),
         default="read-all",
-        help="the badge handler's strategy (incremental also keeps PlayerState)",
+        help="the badge handler's strategy (default read-all, as streamsim deploy's; streamsim "
+        "run's default is batched; incremental and batched also keep PlayerState)",
     )
 
 

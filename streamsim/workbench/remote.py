@@ -107,6 +107,7 @@ def run_on_stack(args: argparse.Namespace) -> int:
     run_id = new_run_id()
     folder = Path(args.out) if args.out else RUNS_DIR / run_id
     with open_backend(args.endpoint_url, args.region, allow_remote=args.allow_remote) as backend:
+        _probe(backend)
         refs = StackRefs.of(backend, args.stack)
         writer = PlayWriter(backend, refs.plays, _population(config), config)
         started = time.time()
@@ -167,9 +168,18 @@ def main(args: argparse.Namespace) -> int:
     with open_backend(
         endpoint, args.region or remote["region"], allow_remote=args.allow_remote
     ) as backend:
+        _probe(backend)
         summary = collect(backend, args.stack, folder, remote)
     print_summary(summary, folder)
     return 0
+
+
+def _probe(backend: Backend) -> None:
+    """A local endpoint where nothing listens: one line naming it (exit 2), not a traceback."""
+    from streamsim.aws.backend import probe_endpoint
+
+    if backend.endpoint_url is not None:
+        probe_endpoint(backend.endpoint_url)
 
 
 def collect(backend: Backend, stack: str, folder: Path, remote: dict[str, Any]) -> dict[str, Any]:

@@ -150,7 +150,12 @@ def main(args: argparse.Namespace) -> int:
         SMALL if args.small else REPORT, parse_parameters(args.parameter or []), notebooks
     )
     out = Path(args.out) if args.out else DEFAULT_OUT
-    out.mkdir(parents=True, exist_ok=True)
+    try:  # before any notebook runs: a file there, or a read-only place, is one line
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from streamsim.workbench.runguard import OutputError
+
+        raise OutputError(f"--out {out} cannot be a folder: {exc.strerror or exc}") from None
     size = "small (test)" if args.small else "report"
     print(f"streamsim report: {len(notebooks)} notebook(s), {size} parameters, into {out}")
     started = time.monotonic()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.errors import ConfigError
 from streamsim.game.badges import DEFAULT_RULES, BadgeRule
 from streamsim.game.handler import HandlerSettings
 from streamsim.validation import require_int, require_positive
@@ -64,6 +65,19 @@ class RunConfig:
             require_int(name, getattr(self, name), low)
         require_positive("rate", self.rate, "plays per second")
         HandlerSettings(strategy=self.strategy)  # validates the strategy name
+        if self.mapping is not None:  # settings the run's pipeline cannot honour: refused
+            if self.mapping.tumbling_window_in_seconds:
+                raise ConfigError(
+                    "TumblingWindowInSeconds: the badge handler returns no window state, so "
+                    "Lambda would fail every batch; try windows with streamsim trigger and a "
+                    "handler that returns {'state': ...}"
+                )
+            if not self.mapping.enabled:
+                raise ConfigError(
+                    "Enabled: false: the run's trigger would process nothing and wait out its "
+                    "drain; for a paused mapping use streamsim trigger --disabled-for, or "
+                    "Scenario(disabled_from_seconds=..., disabled_for_seconds=...)"
+                )
 
 
 def with_overrides(config: RunConfig, **changes: Any) -> RunConfig:

@@ -101,6 +101,8 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[Any]]:
         name, sep, values = item.partition("=")
         if not sep or not name or not values:
             raise ConfigError(f"grid entry {item!r} must look like name=v1,v2,...")
+        if name.strip() in grid:  # the second would silently replace the first
+            raise ConfigError(f"grid setting {name.strip()!r} is given twice: list its values once")
         grid[name.strip()] = [_value(v.strip(), name) for v in values.split(",")]
     return grid
 

@@ -22,6 +22,7 @@ from streamsim.aws.trigger.capture import AttemptRow, Capture
 from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock, WallClock
+from streamsim.errors import ConfigError
 from streamsim.workbench.handlers.blog import lambda_handler, lambda_handler_with_mistake
 
 ITEM = {"JansPartition": {"S": "hello world"}}
@@ -73,11 +74,17 @@ def run_walkthrough(
 def _live_part(backend: Backend, out: Callable[[str], None]) -> tuple[Capture, str | None]:
     dynamodb = backend.client("dynamodb")
     out(f"Backend: {backend.info.name} {backend.info.version} at {backend.info.endpoint_url}")
+    existed = JANS_TABLE.name in dynamodb.list_tables()["TableNames"]  # a shared server's
     stream_arn = create_table(dynamodb, JANS_TABLE, exist_ok=True)
     if stream_arn is None:
-        raise RuntimeError("JansTable exists without a stream; enable NEW_AND_OLD_IMAGES on it")
+        raise ConfigError(
+            f"{JANS_TABLE.name} exists at {backend.endpoint_url} without a stream: enable "
+            "NEW_AND_OLD_IMAGES on it, or delete it"
+        )
+    done = f"Using the existing {JANS_TABLE.name}" if existed else f"Created {JANS_TABLE.name}"
     out(
-        f"1. Created JansTable (partition key JansPartition, S) with a NEW_AND_OLD_IMAGES stream:\n   {stream_arn}"
+        f"1. {done} (partition key JansPartition, S) with a NEW_AND_OLD_IMAGES stream:\n"
+        f"   {stream_arn}"
     )
     out("2. Attached a trigger (StartingPosition LATEST, BatchSize 100) to the blog's handler.")
     clock = WallClock()

@@ -8,9 +8,11 @@ create and what that costs a month at ``--rate`` before it creates anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``deploy`` subcommands and their options."""
     sub = parser.add_subparsers(dest="deploy_command", metavar="STEP", required=True)
     package = sub.add_parser("package", help="build the Lambda zip and print its size")
-    package.add_argument("--out", default="dist/streamsim-badges.zip", metavar="FILE.zip")
+    package.add_argument(
+        "--out",
+        default="dist/streamsim-badges.zip",
+        metavar="FILE.zip",
+        help="the zip to write (default dist/streamsim-badges.zip)",
+    )
     package.set_defaults(func=_package)
 
     template = sub.add_parser("template", help="write the CloudFormation template")
     _template_options(template, name_option=True)
-    template.add_argument("--out", required=True, metavar="template.yaml")
+    template.add_argument(
+        "--out", required=True, metavar="template.yaml", help="the template file to write"
+    )
     template.set_defaults(func=_template)
 
     up = sub.add_parser("up", help="create or update a stack (prints resources and cost first)")
@@ -61,11 +70,18 @@ def _template_options(parser: argparse.ArgumentParser, *, name_option: bool) -> 
         metavar="ESM.json",
         help="event-source-mapping JSON the local trigger runs (default: streamsim run's)",
     )
-    parser.add_argument("--strategy", choices=["read-all", "incremental"], default="read-all")
+    parser.add_argument(
+        "--strategy",
+        choices=["read-all", "incremental"],
+        default="read-all",
+        help="the badge handler's strategy (default read-all)",
+    )
     parser.add_argument(
         "--rules", metavar="rules.json", help='JSON list of {"rule": ..., "params": {...}}'
     )
-    parser.add_argument("--memory", type=int, default=256, metavar="MB", help="function memory")
+    parser.add_argument(
+        "--memory", type=int, default=256, metavar="MB", help="function memory (default 256)"
+    )
     if name_option:
         parser.add_argument(
             "--name", default="streamsim", help="prefix of the resource names (default streamsim)"
@@ -117,7 +133,8 @@ def build_from_args(args: argparse.Namespace, name: str) -> tuple[dict[str, Any]
 def _package(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy.package import HANDLER, build_package
 
-    built = build_package(args.out)
+    with _writing(args.out):
+        built = build_package(args.out)
     print(f"{built.path}: {built.size_bytes:,} bytes, {len(built.files)} files, handler {HANDLER}")
     print(f"sha256 {built.sha256}")
     return 0
@@ -127,9 +144,24 @@ def _template(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy.template import render
 
     template, _, _ = build_from_args(args, args.name)
-    Path(args.out).write_text(render(template))
+    with _writing(args.out):
+        Path(args.out).write_text(render(template))
     print(f"wrote {args.out}: {len(template['Resources'])} resources")
     return 0
+
+
+@contextlib.contextmanager
+def _writing(out: str) -> Iterator[None]:
+    """Writing the file ``--out`` names: a folder there, or a place that cannot be written, is
+    one line naming the problem (exit 2), never a traceback."""
+    from streamsim.workbench.runguard import OutputError
+
+    if Path(out).is_dir():
+        raise OutputError(f"--out {out} is a folder: name the file to write")
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError(f"--out {out} cannot be written: {exc.strerror or exc}") from None
 
 
 def _open(args: argparse.Namespace) -> Any:
@@ -141,7 +173,21 @@ def _open(args: argparse.Namespace) -> Any:
             "deploy needs --endpoint-url: 'aws' for real AWS (with --allow-remote), or a "
             "running local endpoint such as `streamsim serve`'s"
         )
-    return open_backend(endpoint, args.region, allow_remote=args.allow_remote)
+    backend = open_backend(endpoint, args.region, allow_remote=args.allow_remote)
+    _probe(backend)
+    return backend
+
+
+def _probe(backend: Any) -> None:
+    """A local endpoint where nothing listens is one line, before anything is printed or built."""
+    from streamsim.aws.backend import probe_endpoint
+
+    if backend.endpoint_url is not None:
+        try:
+            probe_endpoint(backend.endpoint_url)
+        except BaseException:
+            backend.close()
+            raise
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -151,7 +197,7 @@ def _up(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy.template import render
 
     template, mapping, settings = build_from_args(args, args.stack)
-    with _open(args) as backend:
+    with _open(args) as backend:  # probed: a dead local endpoint is refused before the plan
         print(
             plan_text(
                 template,
@@ -194,6 +240,6 @@ def _positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    if not 0 < value < float("inf"):  # nan and inf too
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0 and finite")
     return value

@@ -19,6 +19,8 @@ def load_handler(spec: str) -> Any:
     if not sep or not path_text or not function:
         raise ConfigError(f"handler {spec!r} must look like FILE.py:FUNCTION")
     path = Path(path_text)
+    if path.is_dir():
+        raise ConfigError(f"handler file {path} is a folder, not a Python file")
     if not path.is_file():
         raise ConfigError(f"handler file {path} does not exist")
     module_name = f"streamsim_user_handler_{abs(hash(path.resolve()))}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -11,26 +13,40 @@ from streamsim.errors import ConfigError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rate", type=float, default=10_000.0, help="plays per second")
-    parser.add_argument("--hours", type=float, default=1.0, help="virtual hours of traffic")
-    parser.add_argument("--shards", default="auto", help="active shards: auto or a number")
-    parser.add_argument("--config", metavar="ESM.json", help="event-source-mapping JSON")
+    parser.add_argument(
+        "--rate", type=float, default=10_000.0, help="plays per second (default 10000)"
+    )
+    parser.add_argument(
+        "--hours", type=float, default=1.0, help="virtual hours of traffic (default 1)"
+    )
+    parser.add_argument(
+        "--shards", default="auto", help="active shards: auto or a number (default auto)"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="ESM.json",
+        help="event-source-mapping JSON (default: StartingPosition TRIM_HORIZON, AWS's defaults)",
+    )
     parser.add_argument(
         "--faults", action="append", metavar="poison=N", help="poison=N: N plays fail every time"
     )
-    parser.add_argument("--players", type=int, default=100_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--players", type=int, default=100_000, help="synthetic players (default 100000)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<id>)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--force", action="store_true", help="replace an existing run folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line")
 
 
 def main(args: argparse.Namespace) -> int:
     from streamsim.aws.trigger.config import EventSourceMapping
     from streamsim.workbench.runfolder import save_run
+    from streamsim.workbench.runguard import check_output
     from streamsim.workbench.scale.run import ScaleScenario, simulate_scale
 
-    if not args.rate > 0 or not args.hours > 0:
-        raise ConfigError("--rate and --hours must be > 0")
+    if not (0 < args.rate < math.inf and 0 < args.hours < math.inf):
+        raise ConfigError("--rate and --hours must be finite numbers > 0")
     shards: int | str = "auto"
     if args.shards != "auto":
         try:
@@ -65,11 +81,14 @@ def main(args: argparse.Namespace) -> int:
                 f"\rwriting {done / total:6.1%} of {total:,.0f} virtual s", end="", file=sys.stderr
             )
 
+    run_id = datetime.now(timezone.utc).strftime("scale-%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else Path("data/runs") / run_id
+    check_output(out, force=args.force)  # before simulating: a file, a folder in use, read-only
     result = simulate_scale(scenario, progress=progress)
     if not args.no_progress:
         print(file=sys.stderr)
-    run_id = datetime.now(timezone.utc).strftime("scale-%Y%m%dT%H%M%SZ")
-    out = Path(args.out) if args.out else Path("data/runs") / run_id
+    if args.force and out.is_dir():
+        shutil.rmtree(out)  # --force replaces the folder: no file of an older run stays
     save_run(out, result.run.tables, result.run.config, result.summary, result.run.destination)
     result.metrics.to_parquet(out / "metrics.parquet")
     s = result.summary
