@@ -87,7 +87,7 @@ def test_an_sns_destination_is_refused_one_line() -> None:
         build_template(mapping, StackSettings())
 
 
-@pytest.mark.parametrize("strategy", ["read-all", "incremental"])
+@pytest.mark.parametrize("strategy", ["read-all", "incremental", "batched"])
 @pytest.mark.parametrize("config", [None, EVERY_FIELD])
 def test_the_role_has_exactly_the_policy_streamsim_policy_prints(
     strategy, config, tmp_path, capsys
@@ -319,3 +319,17 @@ def test_the_readme_commands_exist() -> None:
     for line in lines:
         args = build_parser().parse_args(shlex.split(line)[1:])
         assert args.func is not None
+
+
+@pytest.mark.parametrize(
+    ("strategy", "keeps_state"), [("read-all", False), ("incremental", True), ("batched", True)]
+)
+def test_the_stack_has_a_player_state_table_exactly_when_the_strategy_keeps_state(
+    strategy: str, keeps_state: bool
+) -> None:
+    """Every strategy `streamsim run` offers deploys: a stack whose handler reads PlayerState
+    has that table, and its function is told the strategy."""
+    template = build_template(default_mapping(), StackSettings(name="s", strategy=strategy))
+    assert ("PlayerStateTable" in template["Resources"]) is keeps_state
+    env = template["Resources"]["BadgeFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["BADGE_STRATEGY"] == strategy

@@ -72,7 +72,7 @@ def _template_options(parser: argparse.ArgumentParser, *, name_option: bool) -> 
     )
     parser.add_argument(
         "--strategy",
-        choices=["read-all", "incremental"],
+        choices=["read-all", "incremental", "batched"],
         default="read-all",
         help="the badge handler's strategy (default read-all)",
     )

@@ -29,11 +29,12 @@ class Assumptions:
 
     #: The play (under 1 KB: 1 WRU) plus a badge now and then (conditional put, 1 WRU).
     write_units_read_all: float = 1.1
-    #: ... plus the PlayerState item (1 WRU per KB; a state item is about 1 KB).
+    #: ... plus the PlayerState item (1 WRU per KB; a state item is about 1 KB). The batched
+    #: strategy writes it once per player and batch, so this is its upper bound too.
     write_units_incremental: float = 2.1
     #: read-all: a strongly consistent Query of the player's plays (1 RRU per 4 KB; a few KB).
     read_units_read_all: float = 2.0
-    #: incremental: GetItem of the state plus a 3-item key-range Query.
+    #: incremental: GetItem of the state plus a 3-item key-range Query (batched: at most that).
     read_units_incremental: float = 2.0
     #: The handler's time per play (a Query and a few writes at ~5-10 ms each on AWS).
     handler_ms_per_play: float = 30.0
@@ -41,8 +42,9 @@ class Assumptions:
     shards: int = 1
 
     def describe(self, strategy: str) -> str:
-        w = self.write_units_incremental if strategy == "incremental" else self.write_units_read_all
-        r = self.read_units_incremental if strategy == "incremental" else self.read_units_read_all
+        keeps_state = strategy != "read-all"
+        w = self.write_units_incremental if keeps_state else self.write_units_read_all
+        r = self.read_units_incremental if keeps_state else self.read_units_read_all
         return (
             f"assumed per play: {w} write units, {r} read units, {self.handler_ms_per_play:g} ms "
             f"of handler time; {self.shards} shard(s) polled {POLLS_PER_SECOND:g}x/s"
@@ -58,7 +60,7 @@ def workload(
 ) -> Workload:
     """The cost model's workload for ``rate`` plays a second on the stack."""
     a = assumptions or Assumptions()
-    incremental = strategy == "incremental"
+    incremental = strategy != "read-all"  # incremental and batched keep PlayerState
     # Invocations: at most one per poll per shard and lane, at least rate / BatchSize.
     polls = POLLS_PER_SECOND * a.shards * mapping.parallelization_factor
     invocations_per_second = max(rate / mapping.batch_size, min(rate, polls))

@@ -44,6 +44,10 @@ RUNTIME = "python3.12"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 
 
+#: Strategies that keep a PlayerState item per player (streamsim.game.handler).
+KEEPS_STATE = ("incremental", "batched")
+
+
 @dataclass(frozen=True)
 class StackSettings:
     """What the template depends on besides the mapping."""
@@ -271,7 +275,7 @@ def build_template(mapping: EventSourceMapping, settings: StackSettings) -> dict
             },
         },
     }
-    if settings.strategy == "incremental":
+    if settings.strategy in KEEPS_STATE:
         resources["PlayerStateTable"] = _table(PLAYER_STATE.with_name(names["player_state"]))
     outputs = {
         "PlaysTable": {"Value": {"Ref": "PlaysTable"}},
@@ -283,7 +287,7 @@ def build_template(mapping: EventSourceMapping, settings: StackSettings) -> dict
         "LogGroup": {"Value": {"Ref": "FunctionLogs"}},
         "MappingJson": {"Value": json.dumps(esm_properties(deployed), sort_keys=True)},
     }
-    if settings.strategy == "incremental":
+    if settings.strategy in KEEPS_STATE:
         outputs["PlayerStateTable"] = {"Value": {"Ref": "PlayerStateTable"}}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
