@@ -2,7 +2,7 @@
 
 [API] GetRecords: "The maximum size of data that GetRecords can return is 1 MB ... up to 1,000
 stream records"; [DOC-CAP] the DynamoDB item-size rules; the SizeBytes values below are the ones
-AWS recorded in /work/shared/aws-samples/powertools_dynamoStreamEvent.json and in the events
+AWS recorded in tests/events/powertools_dynamoStreamEvent.json and in the events
 listed in /work/research/aws-fidelity-facts.md section 5.
 """
 

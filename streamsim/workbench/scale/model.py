@@ -1,6 +1,6 @@
 """The at-scale model's settings: each with AWS's value as the default and its source.
 
-Sources (facts collected in /work/shared/aws-scale.md; docs/aws-fidelity.md "At scale"):
+Sources (listed with each setting in docs/aws-fidelity.md, "At scale"):
 [PART] DynamoDB Developer Guide, partitions and data distribution / warm throughput: a partition
 takes at most 1,000 write units per second; a new on-demand table is warm for 4,000 writes/s.
 [BURST] DynamoDB Developer Guide, burst capacity: up to 300 seconds of unused capacity.
