@@ -3,7 +3,7 @@
 [API] GetRecords: "The maximum size of data that GetRecords can return is 1 MB ... up to 1,000
 stream records"; [DOC-CAP] the DynamoDB item-size rules; the SizeBytes values below are the ones
 AWS recorded in tests/events/powertools_dynamoStreamEvent.json and in the events
-listed in /work/research/aws-fidelity-facts.md section 5.
+listed in docs/aws-fidelity.md ("Stream record sizes and GetRecords limits").
 """
 
 from __future__ import annotations

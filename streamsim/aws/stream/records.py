@@ -150,7 +150,7 @@ def to_lambda_record(
 # plus 1; binary is its raw bytes; null and Boolean 1 byte; a List or Map 3 bytes plus its
 # elements, each with 1 byte of overhead. Sets: the documentation says nothing, so the sum of the
 # elements (an assumption, docs/aws-fidelity.md). Checked exactly against every SizeBytes in the
-# AWS-recorded events of /work/shared/aws-samples (tests/test_stream_sizes.py).
+# AWS-recorded events (tests/events/, LocalStack snapshots; tests/test_stream_limits.py).
 
 
 def item_size(item: dict[str, Any] | None) -> int:
@@ -214,7 +214,7 @@ def stream_record_size(
     view_type: str,
 ) -> int:
     """``SizeBytes``: Keys plus the images the view type carries, each sized as an item, no other
-    overhead (matches every recorded AWS value; /work/research/aws-fidelity-facts.md §5)."""
+    overhead (matches every recorded AWS value; docs/aws-fidelity.md, "Stream record sizes")."""
     size = item_size(keys)
     if new_image is not None and view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
         size += item_size(new_image)
