@@ -70,3 +70,10 @@ def test_every_make_target_the_readme_names_exists() -> None:
     targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), flags=re.M))
     named = set(re.findall(r"`?make ([a-z][a-z-]*)", README))
     assert named and named <= targets, named - targets
+
+
+def test_every_notebook_is_in_the_readme_table() -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    notebooks = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+    assert notebooks
+    assert [nb.stem for nb in notebooks if f"| `{nb.stem}` |" not in text] == []

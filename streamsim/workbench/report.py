@@ -139,7 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--small",
         action="store_true",
-        help="use the test suite's small parameters (fast; tests/test_notebooks.py SMALL)",
+        help="use the test suite's small parameters (fast; SMALL in streamsim.workbench.report)",
     )
 
 
