@@ -69,3 +69,22 @@ def test_the_stream_is_read_from_the_start_with_images(backend) -> None:  # type
         witness, streams=backend.client("dynamodbstreams"), stream_arn=arn, sqs=None, queue_url=None
     )
     assert len(none["destination_witness"]) == 0
+
+
+def test_a_destination_message_for_another_shard_does_not_hide_later_ones() -> None:
+    """Messages of several shards: the one for the record's shard counts wherever it is."""
+    import pandas as pd
+
+    from streamsim.workbench.faults.witness import at_destination
+
+    destination = pd.DataFrame(
+        {
+            "shard_id": ["shard-a", "shard-b"],
+            "start_sequence_number": ["100", "100"],
+            "end_sequence_number": ["200", "200"],
+            "batch_size": [3, 3],
+        }
+    )
+    assert at_destination("150", "shard-b", destination)
+    assert not at_destination("250", "shard-b", destination)
+    assert at_destination("150", None, destination)
