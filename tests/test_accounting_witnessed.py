@@ -453,3 +453,130 @@ def test_a_non_stream_event_passes_through_unrecorded() -> None:
     assert seen == [({"not": "records"}, context)] and len(witness.frame()) == 0
     witness({"Records": ["not a record"]}, context)
     assert list(witness.frame()["sequence_number"]) == ["None"]
+
+
+# Found by the mutation run (docs/mutation.md): each test below turns a verdict a planted
+# change in accounting.py would get wrong.
+
+
+def test_a_run_with_only_one_witness_is_judged_on_the_trigger_log(clean: Run) -> None:
+    """Half the witnesses cannot judge a run: it falls back to the trigger's log, and says so."""
+    run = _copy(clean)
+    del run.tables["stream_witness"]
+    acc = accounting(run)
+    assert not acc["witnessed"] and acc["ok"]
+    assert acc["processed"] == accounting(clean)["processed"]
+
+
+def test_an_orphan_record_the_trigger_discarded_is_lost(clean: Run) -> None:
+    run = _copy(clean)
+    stream = run.stream_witness
+    orphan = stream.iloc[[0]].copy()
+    image = json.loads(orphan["image"].iloc[0])
+    image["play_id"] = {"S": "orphan-play"}
+    orphan["image"] = json.dumps(image)
+    orphan["play_id"] = "orphan-play"
+    orphan["sequence_number"] = str(10**30)
+    run.tables["stream_witness"] = pd.concat([stream, orphan], ignore_index=True)
+    said = run.dispositions.iloc[[0]].copy()
+    said["sequence_number"] = str(10**30)
+    said["disposition"] = "discarded"
+    run.tables["dispositions"] = pd.concat([run.dispositions, said], ignore_index=True)
+    acc = accounting(run)
+    assert acc["orphan_records"] == 1 and acc["orphans_lost"] == 1 and acc["lost"] == 1
+    assert not acc["ok"]
+
+
+def test_a_play_the_stream_read_back_missed_is_still_found_at_the_destination(
+    clean: Run,
+) -> None:
+    """The handler received the record (and failed it); the destination covers it: not lost,
+    even when the stream read-back does not hold it (e.g. trimmed by retention)."""
+    run = _copy(clean)
+    witness = run.tables["handler_witness"]
+    failed = set(witness.loc[witness["outcome"] != "success", "play_id"].dropna())
+    received_ok = set(witness.loc[witness["outcome"] == "success", "play_id"].dropna())
+    play_id = sorted(failed - received_ok)[0]
+    stream = run.stream_witness
+    run.tables["stream_witness"] = stream[stream["play_id"] != play_id]
+    acc = accounting(run)
+    want = accounting(clean)
+    assert acc["sent_to_destination"] == want["sent_to_destination"]
+    assert acc["unaccounted"] == 0 and acc["ok"], acc
+
+
+def test_a_play_no_witness_saw_is_unaccounted(clean: Run) -> None:
+    run = _copy(clean)
+    play_id = _one_processed_play(run)
+    witness = run.tables["handler_witness"]
+    seqs = set(witness.loc[witness["play_id"] == play_id, "sequence_number"])
+    run.tables["handler_witness"] = witness[witness["play_id"] != play_id]
+    run.tables["stream_witness"] = run.stream_witness[run.stream_witness["play_id"] != play_id]
+    run.tables["dispositions"] = run.dispositions[~run.dispositions["sequence_number"].isin(seqs)]
+    run.tables["achievements"] = run.achievements[run.achievements["play_id"] != play_id]
+    acc = accounting(run)
+    assert acc["unaccounted"] == 1 and acc["lost"] == 1 and not acc["ok"]
+
+
+def test_processed_without_handler_counts_each_record_once(clean: Run) -> None:
+    run = _copy(clean)
+    play_id = _one_processed_play(run)
+    witness = run.tables["handler_witness"]
+    run.tables["handler_witness"] = witness[witness["play_id"] != play_id]
+    assert accounting(run)["processed_without_handler"] == 1
+
+
+def test_a_non_play_orphan_does_not_hide_the_orphans_after_it(clean: Run) -> None:
+    """An orphan record that is not a play earns nothing; a processed orphan after it in the
+    stream still has its badges expected."""
+    run = _copy(clean)
+    play_id = str(run.achievements.loc[_judged_badge(run), "play_id"])
+    run.tables["plays"] = run.plays[run.plays["play_id"] != play_id]
+    junk = run.stream_witness.iloc[[0]].copy()
+    junk["image"] = json.dumps({"play_id": {"S": "not-a-play"}})
+    junk["play_id"] = "not-a-play"
+    junk["sequence_number"] = str(10**30)
+    run.tables["stream_witness"] = pd.concat([junk, run.stream_witness], ignore_index=True)
+    acc = accounting(run)
+    assert acc["orphan_records"] == 2
+    assert acc["badges_match_batch_evaluator"] and acc["badges_missing"] == 0, acc
+    assert acc["badges_unexpected"] == 0
+
+
+def test_badges_are_judged_with_the_runs_own_rules(clean: Run) -> None:
+    """A run with non-default rules: the expected badges come from those rules."""
+    run = _copy(clean)
+    run.config["rules"] = [{"rule": "PersonalBest", "params": {"min_plays": 5}}]
+    achievements = run.achievements
+    first = achievements["badge_id"].str.startswith("first_play")
+    assert first.any()
+    run.tables["achievements"] = achievements[~first]
+    acc = accounting(run)
+    assert acc["badges_match_batch_evaluator"] and acc["ok"], acc
+
+
+def test_an_empty_rule_list_means_the_default_rules(clean: Run) -> None:
+    """A deployed run without BADGE_RULES reports ``rules: []``: the Lambda's defaults apply."""
+    run = _copy(clean)
+    run.config["rules"] = []
+    acc = accounting(run)
+    assert acc["badges_match_batch_evaluator"] and acc["badges_missing"] == 0 and acc["ok"]
+
+
+def test_the_same_badge_for_two_plays_is_a_duplicate(clean: Run) -> None:
+    run = _copy(clean)
+    again = run.achievements.iloc[[0]].copy()
+    again["play_id"] = "another-play"
+    run.tables["achievements"] = pd.concat([run.achievements, again], ignore_index=True)
+    acc = accounting(run)
+    assert acc["duplicate_badges"] == 1 and not acc["ok"]
+
+
+def test_the_reasons_plays_were_not_written_are_counted_by_error_type(clean: Run) -> None:
+    run = _copy(clean)
+    run.config["send_failures"] = [
+        {"play_id": "x", "error": "ProvisionedThroughputExceededException: rate: exceeded"},
+    ]
+    acc = accounting(run)
+    assert acc["not_written"] == 1
+    assert acc["not_written_reasons"] == {"ProvisionedThroughputExceededException": 1}

@@ -83,3 +83,10 @@ def test_an_unreadable_checkpoint_file_is_refused_with_its_name(
     path.write_text(content)
     with pytest.raises(ConfigError, match="checkpoint file .*checkpoints.json is unreadable"):
         CheckpointStore(path)
+
+
+def test_checkpoints_create_every_missing_folder(tmp_path: Path) -> None:
+    """A run folder nested in folders that do not exist yet still keeps its checkpoints."""
+    path = tmp_path / "runs" / "today" / "checkpoints.json"
+    CheckpointStore(path).save("a", "10")
+    assert CheckpointStore(path).get("a") == "10"

@@ -69,3 +69,47 @@ def test_the_stream_is_read_from_the_start_with_images(backend) -> None:  # type
         witness, streams=backend.client("dynamodbstreams"), stream_arn=arn, sqs=None, queue_url=None
     )
     assert len(none["destination_witness"]) == 0
+
+
+def test_a_destination_message_for_another_shard_does_not_hide_later_ones() -> None:
+    """Messages of several shards: the one for the record's shard counts wherever it is."""
+    import pandas as pd
+
+    from streamsim.workbench.faults.witness import at_destination
+
+    destination = pd.DataFrame(
+        {
+            "shard_id": ["shard-a", "shard-b"],
+            "start_sequence_number": ["100", "100"],
+            "end_sequence_number": ["200", "200"],
+            "batch_size": [3, 3],
+        }
+    )
+    assert at_destination("150", "shard-b", destination)
+    assert not at_destination("250", "shard-b", destination)
+    assert at_destination("150", None, destination)
+
+
+def _memory_stream(shards: int, plays: int):  # type: ignore[no-untyped-def]
+    from streamsim.aws.stream.memory import InMemoryStream
+
+    stream = InMemoryStream("Plays", clock=lambda: 1767225600.0, shards=shards)
+    for i in range(plays):
+        keys = {"player_id": {"S": f"p{i}"}, "play_key": {"S": f"k{i}"}}
+        stream.write(keys, {**keys, "play_id": {"S": f"x{i}"}})
+    return stream
+
+
+def test_the_stream_witness_reads_every_shard_past_the_first_describe_page() -> None:
+    """More shards than one DescribeStream page (100): records in the later shards are read."""
+    stream = _memory_stream(shards=130, plays=400)
+    frame = read_stream(stream, stream.stream_arn)
+    assert frame["shard_id"].nunique() > 100
+    assert sorted(frame["play_id"]) == sorted(f"x{i}" for i in range(400))
+
+
+def test_the_stream_witness_reads_a_shard_past_many_getrecords_pages() -> None:
+    """A shard holding more than a few GetRecords pages (1000 records each) is read to its end."""
+    stream = _memory_stream(shards=1, plays=3500)
+    frame = read_stream(stream, stream.stream_arn)
+    assert len(frame) == 3500 and frame["play_id"].is_unique
