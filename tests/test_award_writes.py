@@ -184,3 +184,27 @@ def test_a_state_update_overtaken_by_another_handler_is_retried_not_lost(dynamod
     assert {(r["badge_id"], r["play_id"]) for r in got} == set(
         zip(want["badge_id"], want["play_id"], strict=True)
     )
+
+
+def test_the_award_item_is_in_utc_whatever_the_machines_time_zone(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The play_key (and so the earliest-play condition) compares UTC strings: a handler on a
+    machine in another time zone must write the same item."""
+    import time
+
+    award = Award(
+        "p1",
+        "b",
+        "FirstPlay",
+        "{}",
+        "a",
+        datetime(2026, 1, 1, 9, 30, tzinfo=timezone(timedelta(hours=9))),
+    )
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        item = award_item(award, 1.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert item["played_at"]["S"] == "2026-01-01T00:30:00Z"
+    assert item["play_key"]["S"].startswith("2026-01-01T00:30:00")

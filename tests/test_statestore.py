@@ -1,16 +1,16 @@
 """PlayerState items read back as what was written; an unreadable one is rebuilt, never trusted.
 
-Pure data (no table): the optimistic lock itself is exercised on the embedded server by the
-batched/incremental strategy tests. Listed in [tool.mutmut] so the mutation run judges
+The lock is exercised on the embedded moto server. Listed in [tool.mutmut] so the mutation run judges
 streamsim/game/statestore.py with it."""
 
 from __future__ import annotations
 
 import json
 
+from streamsim.aws.tables import PLAYER_STATE, create_table
 from streamsim.game.badges import PlayerState
 from streamsim.game.badges.rules import rule_from_spec
-from streamsim.game.statestore import sequence_number, state_from_item
+from streamsim.game.statestore import load_state, save_state, sequence_number, state_from_item
 
 RULES = (rule_from_spec("TotalPlays", {"count": 3}),)
 
@@ -48,3 +48,18 @@ def test_sequence_number_of_a_stream_record() -> None:
     assert sequence_number({"dynamodb": {"SequenceNumber": "5"}}) == "5"
     assert sequence_number("not a record") is None
     assert sequence_number({"dynamodb": "x"}) is None
+
+
+def test_the_lock_refuses_a_writer_that_read_an_older_version(backend) -> None:  # type: ignore[no-untyped-def]
+    """Two invocations read version 0; the first write wins, the second must read again:
+    neither overwrites the other's plays."""
+    dynamodb = backend.client("dynamodb")
+    create_table(dynamodb, PLAYER_STATE)
+    state, version = load_state(dynamodb, PLAYER_STATE.name, "p1", RULES)
+    assert version == 0 and state.player_id == "p1"
+    assert save_state(dynamodb, PLAYER_STATE.name, "p1", state, version)
+    assert not save_state(dynamodb, PLAYER_STATE.name, "p1", state, version)  # stale: refused
+    state, version = load_state(dynamodb, PLAYER_STATE.name, "p1", RULES)
+    assert version == 1 and state.player_id == "p1"
+    assert save_state(dynamodb, PLAYER_STATE.name, "p1", state, version)
+    assert load_state(dynamodb, PLAYER_STATE.name, "p1", RULES)[1] == 2

@@ -113,3 +113,10 @@ def test_the_stream_witness_reads_a_shard_past_many_getrecords_pages() -> None:
     stream = _memory_stream(shards=1, plays=3500)
     frame = read_stream(stream, stream.stream_arn)
     assert len(frame) == 3500 and frame["play_id"].is_unique
+
+
+def test_a_message_that_is_not_a_batch_does_not_hide_the_ones_after_it() -> None:
+    from streamsim.workbench.faults.witness import destination_frame
+
+    frame = destination_frame([{"note": "not a stream batch"}, _message(1), _message(2)])
+    assert list(frame["start_sequence_number"]) == ["10", "20"]
