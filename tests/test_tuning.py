@@ -75,3 +75,15 @@ def test_rate_view_shows_counts_as_ints(tuner) -> None:
     view = tuning.rate_view(tuner.rates(DEFAULT_RULES))
     assert str(view["players awarded"].dtype).startswith("int")
     assert view["share of players"].str.endswith("%").all()
+
+
+def test_the_live_check_loads_a_given_run_folder_instead_of_running(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Notebook 04's live check: a ``run_path`` is loaded (here a missing one: load_run's own
+    one-line error, and no backend started), else a small live run is made."""
+    from streamsim.errors import StreamsimError
+    from streamsim.workbench.tuning import live_check_run
+
+    with pytest.raises(StreamsimError, match="no-such-run"):
+        live_check_run(
+            tmp_path / "no-such-run", rules={}, players=1, days=1, seed=1, strategy="read-all"
+        )

@@ -269,3 +269,31 @@ def resolve_out(path: str | Path) -> Path:
     target = Path(path)
     root = project_root()
     return target if target.is_absolute() or root is None else root / target
+
+
+def live_check_run(
+    run_path: str | Path | None,
+    *,
+    rules: Mapping[str, Mapping[str, Any]],
+    players: int,
+    days: int,
+    seed: int,
+    strategy: str,
+    endpoint_url: str | None = None,
+    region: str | None = None,
+) -> Any:
+    """The run notebook 04 checks the evaluator against: ``run_path`` loaded, or else a small
+    live run (in a temporary folder) whose badge handler uses ``rules`` (name -> parameters)."""
+    import tempfile
+
+    from streamsim.aws.backend import open_backend
+    from streamsim.workbench.run import run_pipeline
+    from streamsim.workbench.runconfig import RunConfig
+    from streamsim.workbench.runfolder import load_run
+
+    if run_path:
+        return load_run(run_path)
+    rule_set = tuple(rule_from_spec(name, dict(params)) for name, params in rules.items())
+    config = RunConfig(players=players, days=days, seed=seed, strategy=strategy, rules=rule_set)
+    with open_backend(endpoint_url, region) as backend, tempfile.TemporaryDirectory() as folder:
+        return load_run(run_pipeline(config, backend, out_dir=folder).path)
