@@ -33,17 +33,16 @@ def _step(state: PlayerState, delivered: list[Play], table: list[Play]):  # type
     return advance_each(state, delivered, [*history, *delivered])
 
 
-@SETTINGS
-@given(plays=histories(), rules=rule_sets(), data=st.data())
-def test_any_batching_of_any_delivery_order_awards_exactly_the_batch_badges(
-    plays: list[Play], rules: tuple[BadgeRule, ...], data: st.DataObject
-) -> None:
-    deliveries = data.draw(st.permutations(plays))
-    for play in data.draw(st.lists(st.sampled_from(plays), max_size=10)):
-        deliveries.insert(data.draw(st.integers(0, len(deliveries))), play)
-    table = by_player(plays)
+def _deliver(
+    deliveries: list[Play],
+    table: dict[str, list[Play]],
+    rules: tuple[BadgeRule, ...],
+    data: st.DataObject,
+) -> tuple[dict[str, dict[str, object]], list[Award]]:
+    """Deliver in batches of drawn sizes, each player's state stored as JSON between batches
+    (as the PlayerState table holds it); return the stored states and every award emitted."""
     stored: dict[str, dict[str, object]] = {}
-    emitted: dict[tuple[str, str], set[Award]] = defaultdict(set)
+    emitted: list[Award] = []
     while deliveries:
         size = data.draw(st.integers(1, 10))
         batch, deliveries = deliveries[:size], deliveries[size:]
@@ -57,8 +56,23 @@ def test_any_batching_of_any_delivery_order_awards_exactly_the_batch_badges(
             )
             step = _step(state, list(delivered.values()), table[player])
             stored[player] = json.loads(json.dumps(step.state.to_dict()))
-            for award in step.awards:
-                emitted[(award.player_id, award.badge_id)].add(award)
+            emitted.extend(step.awards)
+    return stored, emitted
+
+
+@SETTINGS
+@given(plays=histories(), rules=rule_sets(), data=st.data())
+def test_any_batching_of_any_delivery_order_awards_exactly_the_batch_badges(
+    plays: list[Play], rules: tuple[BadgeRule, ...], data: st.DataObject
+) -> None:
+    deliveries = data.draw(st.permutations(plays))
+    for play in data.draw(st.lists(st.sampled_from(plays), max_size=10)):
+        deliveries.insert(data.draw(st.integers(0, len(deliveries))), play)
+    table = by_player(plays)
+    stored, awards_out = _deliver(deliveries, table, rules, data)
+    emitted: dict[tuple[str, str], set[Award]] = defaultdict(set)
+    for award in awards_out:
+        emitted[(award.player_id, award.badge_id)].add(award)
     assert all(len(awards) == 1 for awards in emitted.values())
     assert {a for awards in emitted.values() for a in awards} == batch_awards(plays, rules)
     for player, history in table.items():
@@ -77,23 +91,7 @@ def test_plays_the_mapping_filtered_out_are_history_but_earn_nothing(
     reference the run's accounting uses (streamsim.workbench.analysis.accounting)."""
     skipped = set(data.draw(st.lists(st.sampled_from([p.play_key for p in plays]), max_size=6)))
     deliveries = data.draw(st.permutations([p for p in plays if p.play_key not in skipped]))
-    table = by_player(plays)
-    stored: dict[str, dict[str, object]] = {}
-    emitted: set[Award] = set()
-    while deliveries:
-        size = data.draw(st.integers(1, 10))
-        batch, deliveries = deliveries[:size], deliveries[size:]
-        groups: dict[str, dict[str, Play]] = defaultdict(dict)
-        for play in batch:
-            groups[play.player_id][play.play_key] = play
-        for player, delivered in groups.items():
-            saved = stored.get(player)
-            state = (
-                PlayerState(rules=rules) if saved is None else PlayerState.from_dict(saved, rules)
-            )
-            step = _step(state, list(delivered.values()), table[player])
-            stored[player] = json.loads(json.dumps(step.state.to_dict()))
-            emitted.update(step.awards)
+    emitted = set(_deliver(deliveries, by_player(plays), rules, data)[1])
     delivered_ids = {p.play_id for p in plays if p.play_key not in skipped}
     assert emitted == {a for a in batch_awards(plays, rules) if a.play_id in delivered_ids}
 

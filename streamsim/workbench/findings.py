@@ -250,13 +250,13 @@ def bad_plays(run: Any) -> int:
     """Plays the (modelled) handler can never process, as the run's scenario defined them."""
     from types import SimpleNamespace
 
-    from streamsim.workbench.virtual import _poison
+    from streamsim.workbench.virtual import poison_plays
 
     scenario = run.config.get("scenario") or {}
     if not isinstance(scenario, Mapping) or not scenario.get("poison_rate"):
         return 0
     model = SimpleNamespace(poison_rate=scenario["poison_rate"], seed=scenario.get("seed", 1))
-    return len(_poison(run.plays, model))  # type: ignore[arg-type]
+    return len(poison_plays(run.plays, model))  # type: ignore[arg-type]
 
 
 def settings_changed(aws_settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def simulate(scenario: Scenario) -> Run:
     schedule = poisson_schedule(plays, rate=scenario.rate, seed=scenario.seed)
     clock = VirtualClock()
     stream = InMemoryStream("Plays", clock=clock.now, shards=scenario.shards)
-    poison = _poison(schedule.plays, scenario)
+    poison = poison_plays(schedule.plays, scenario)
     handler = ModelHandler(
         scenario.handler_base_seconds,
         scenario.handler_per_record_seconds,
@@ -270,7 +270,8 @@ def _plays(scenario: Scenario) -> pd.DataFrame:
     return plays.reset_index(drop=True)
 
 
-def _poison(plays: pd.DataFrame, scenario: Scenario) -> frozenset[str]:
+def poison_plays(plays: pd.DataFrame, scenario: Scenario) -> frozenset[str]:
+    """The play ids the scenario's modelled handler always fails on (``poison_rate``, seeded)."""
     if not scenario.poison_rate:
         return frozenset()
     threshold = scenario.poison_rate * 2**32
