@@ -81,3 +81,26 @@ class PoisonHandler:
     def keys(self) -> list[str]:
         """Every key delivered, in delivery order (repeats included)."""
         return [k for batch in self.batches for k in batch]
+
+
+def write_key(stream: Any, key: str) -> str:
+    """Write an item whose only attribute is its key ``pk``; return the record's sequence number."""
+    record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
+    assert record is not None
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+def trigger_for(stream: Any, clock: Any, handler: Any, timing: Any = None, **mapping: Any) -> Any:
+    """A Trigger on ``stream`` from TRIM_HORIZON, instant handler, ``mapping`` in snake_case."""
+    from streamsim.aws.trigger.config import EventSourceMapping
+    from streamsim.aws.trigger.engine import Trigger
+
+    return Trigger(
+        EventSourceMapping(**{"starting_position": "TRIM_HORIZON", **mapping}),
+        handler,
+        streams=stream,
+        stream_arn=stream.stream_arn,
+        clock=clock,
+        timing=timing,
+        handler_duration_seconds=0.0,
+    )

@@ -11,35 +11,12 @@ from typing import Any
 import pytest
 
 from streamsim.aws.stream.memory import InMemoryStream
-from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.config import TriggerTiming
 from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
 from streamsim.errors import ConfigError
-from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once
-
-
-def write(stream: InMemoryStream, key: str) -> str:
-    record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
-    assert record is not None
-    return str(record["dynamodb"]["SequenceNumber"])
-
-
-def trigger_for(
-    stream: InMemoryStream,
-    clock: VirtualClock,
-    handler: Any,
-    timing: TriggerTiming | None = None,
-    **mapping: Any,
-) -> Trigger:
-    return Trigger(
-        EventSourceMapping(**{"starting_position": "TRIM_HORIZON", **mapping}),
-        handler,
-        streams=stream,
-        stream_arn=stream.stream_arn,
-        clock=clock,
-        timing=timing,
-        handler_duration_seconds=0.0,
-    )
+from tests.helpers import T0, PoisonHandler, assert_each_record_disposed_once, trigger_for
+from tests.helpers import write_key as write
 
 
 def invoked(trigger: Trigger) -> list[float]:

@@ -16,6 +16,7 @@ from streamsim.aws.trigger.engine import Trigger
 from streamsim.aws.trigger.onfailure import iso_millis, iso_seconds
 from streamsim.clock import VirtualClock
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys
+from tests.helpers import write_key as write
 
 SAMPLE = json.loads(
     (
@@ -25,12 +26,6 @@ SAMPLE = json.loads(
     ).read_text()
 )
 FUNCTION_ARN = "arn:aws:lambda:eu-central-1:123456789012:function:streamsim-handler"
-
-
-def write(stream: InMemoryStream, key: str) -> str:
-    record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
-    assert record is not None
-    return str(record["dynamodb"]["SequenceNumber"])
 
 
 def failing(event: dict[str, Any], context: Any) -> None:

@@ -12,12 +12,7 @@ from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
 from tests.helpers import T0, assert_each_record_disposed_once, item_keys
-
-
-def write(stream: InMemoryStream, key: str) -> str:
-    record = stream.write({"pk": {"S": key}}, {"pk": {"S": key}})
-    assert record is not None
-    return str(record["dynamodb"]["SequenceNumber"])
+from tests.helpers import write_key as write
 
 
 def only_shard(stream: InMemoryStream) -> str:
