@@ -172,3 +172,30 @@ def test_run_refuses_mapping_settings_its_pipeline_cannot_honour(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert not (tmp_path / "r").exists()
+
+
+def test_sweep_replaces_an_existing_csv_only_with_force(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from streamsim.workbench.cli import main as cli_main
+
+    csv = tmp_path / "sweep.csv"
+    csv.write_text("kept\n")
+    argv = [
+        "sweep",
+        "--grid",
+        "batch_size=1,10",
+        "--players",
+        "3",
+        "--days",
+        "1",
+        "--csv",
+        str(csv),
+    ]
+    try:
+        status = cli_main(argv)
+    except SystemExit as exc:
+        status = exc.code
+    assert status == 2 and csv.read_text() == "kept\n"
+    assert "pass --force" in capsys.readouterr().err
+    assert cli_main([*argv, "--force"]) == 0
+    assert csv.read_text().splitlines()[0].startswith("batch_size,")
+    assert len(csv.read_text().splitlines()) == 3  # header and one row per setting

@@ -67,6 +67,13 @@ CASES = [
     ),
     ("sweep: --grid nan", ["sweep", "--grid", "failure_rate=nan"], "failure_rate"),
     ("sweep: --grid inf", ["sweep", "--grid", "batch_size=inf"], "BatchSize=Infinity"),
+    (
+        "sweep: --csv exists",
+        ["sweep", "--grid", "batch_size=1,10", "--csv", "{file}"],
+        "pass --force",
+    ),
+    ("faults: --out exists", ["faults", "--out", "{dir}"], "pass --force"),
+    ("faults: --out is a file", ["faults", "--out", "{file}"], "is a file"),
     ("faults: unknown fault", ["faults", "--faults", "gremlins=1"], "gremlins"),
     ("deploy package: --out is a folder", ["deploy", "package", "--out", "{dir}"], "is a folder"),
     ("deploy package: --out read-only", ["deploy", "package", "--out", "/proc/x.zip"], "--out"),

@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--seed", type=_non_negative_int, default=1, help="random seed (default 1)")
     sw.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    sw.add_argument("--force", action="store_true", help="replace an existing --csv file")
     sw.set_defaults(func=_sweep)
 
     # Commands whose options live in their own modules: each module has
@@ -245,7 +246,7 @@ def _sweep(args: argparse.Namespace) -> int:
     base = Scenario(players=args.players, days=args.days, rate=args.rate, seed=args.seed)
     check_grid(grid, base)  # before computing: names, values, the CSV's folder
     if args.csv:
-        check_csv_target(Path(args.csv))
+        check_csv_target(Path(args.csv), force=args.force)
     rows: list[dict[str, Any]] = []
     interrupted = False
     try:

@@ -62,11 +62,14 @@ def check_grid(grid: Mapping[str, Sequence[Any]], base: Scenario) -> None:
             with_settings(base, **{name: value})  # unknown names and bad values, now
 
 
-def check_csv_target(path: Path) -> None:
-    """ConfigError if the CSV cannot be written there (before computing)."""
+def check_csv_target(path: Path, *, force: bool = False) -> None:
+    """ConfigError if the CSV cannot be written there (before computing); an existing file is
+    replaced only with ``force`` (a table is never overwritten silently)."""
     folder = path.parent if str(path.parent) else Path(".")
     if path.is_dir():
         raise ConfigError(f"--csv {path} is a folder")
+    if path.exists() and not force:
+        raise ConfigError(f"--csv {path} already exists; pass --force to replace it")
     if not folder.is_dir():
         raise ConfigError(f"--csv {path}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -226,6 +226,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=None, help="plays per second (default 25)")
     parser.add_argument("--seed", type=int, default=None, help="traffic and fault seed (default 1)")
     parser.add_argument("--out", metavar="DIR", help="keep the run folders here")
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -241,6 +242,10 @@ def main(args: argparse.Namespace) -> int:
         if v is not None
     }
     config = matrix_config(**changes)  # validates, before the server starts
+    if args.out:
+        from streamsim.workbench.runguard import check_output
+
+        check_output(Path(args.out), force=args.force)  # never replaces runs silently
     if args.faults:
         text = ",".join(args.faults)
         parse_faults(text)  # a bad spec is one line, before anything runs
