@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -196,3 +197,30 @@ def test_settings_from_the_lambda_environment() -> None:
 def test_item_roundtrip_is_what_the_handler_reads() -> None:
     play = _plays()[0]
     assert play_to_item(play)["play_key"]["S"] == play.play_key
+
+
+@pytest.mark.parametrize("strategy", ["read-all", "incremental", "batched"])
+def test_every_read_the_handler_makes_is_strongly_consistent(dynamodb, streams, strategy) -> None:
+    """A stale read of a player's state or plays would fold an old version: the lock then
+    retries, but only if the read was consistent to begin with. AWS reads eventually consistent
+    unless ConsistentRead is true (DynamoDB DG, "Read consistency"); moto always reads
+    consistently, so the request itself is the witness."""
+    arn = _setup(dynamodb)
+    plays = _plays()
+    for play in plays:
+        write_play(dynamodb, play)
+    records = [r.event for r in StreamReader(streams, arn).read_all()]
+    reads: list[tuple[str, bool]] = []
+
+    def hook(params: dict, model: Any, **_: Any) -> None:  # type: ignore[type-arg]
+        if model.name in ("GetItem", "Query"):
+            reads.append((model.name, params.get("ConsistentRead") is True))
+        elif model.name == "BatchGetItem":
+            for table, request in params["RequestItems"].items():
+                reads.append((f"BatchGetItem {table}", request.get("ConsistentRead") is True))
+
+    dynamodb.meta.events.register("provide-client-params.dynamodb.*", hook)
+    handler = BadgeHandler(dynamodb, HandlerSettings(strategy=strategy))
+    assert handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert reads, "the handler read nothing"
+    assert [name for name, consistent in reads if not consistent] == []
