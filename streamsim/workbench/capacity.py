@@ -222,7 +222,7 @@ def _query(
     table = params["TableName"]
     projected = _projected(params)
     partition = _partition_value(table, params, sizes) if operation == "Query" else {}
-    total = sum(
+    total: float = sum(
         _full_size(table, item, sizes, projected, partition) for item in response.get("Items", [])
     )
     # Items a filter dropped were read too [Q]: sized at the mean of those returned.
