@@ -39,6 +39,11 @@ _AWARDED_AT = 1_736_150_400.0
 #: The strategies of streamsim.game.handler.
 STRATEGIES = ("read-all", "incremental", "batched")
 
+#: The workload the handlers are measured on when no other is given (``strategy_costs``,
+#: ``streamsim scale --strategy``): enough history that read-all's Query spans more than one
+#: 4 KB read unit (20 plays of ~210 bytes), a few seconds on moto per strategy.
+CALIBRATION: dict[str, Any] = {"players": 4, "plays_per_player": 2, "history": 20}
+
 
 @dataclass(frozen=True)
 class HandlerUnits:
@@ -85,6 +90,18 @@ def measure_units(
         with open_local("moto", DEFAULT_REGION) as own:
             return _measure(strategy, players, plays_per_player, history, batch_size, own, rules)
     return _measure(strategy, players, plays_per_player, history, batch_size, backend, rules)
+
+
+def calibrate(
+    strategies: tuple[str, ...] = STRATEGIES, *, backend: Any | None = None, **workload: Any
+) -> dict[str, HandlerUnits]:
+    """``measure_units`` of each strategy on one embedded moto server (or ``backend``)."""
+    from streamsim.aws.backend import DEFAULT_REGION, open_local
+
+    if backend is None:
+        with open_local("moto", DEFAULT_REGION) as own:
+            return {s: measure_units(s, backend=own, **workload) for s in strategies}
+    return {s: measure_units(s, backend=backend, **workload) for s in strategies}
 
 
 def _measure(
