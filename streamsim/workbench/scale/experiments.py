@@ -281,6 +281,12 @@ def strategy_costs(
     return frame
 
 
+def units_table(costs: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy of ``strategy_costs``: DynamoDB read and write units per play and their
+    source (measured on moto, a live run, extrapolated to the history depth)."""
+    return pd.DataFrame(costs.attrs["units"]).T
+
+
 def cost_finding(costs: pd.DataFrame) -> str:
     """Which strategy costs least a month against the dearest, by how much, with the prices'
     date."""
