@@ -161,3 +161,12 @@ def test_the_scale_command_takes_a_live_runs_units(tmp_path, capsys) -> None:
     assert summary["handler_units"]["read_units_per_play"] == 2.0
     assert main([*argv, "--units-from", str(tmp_path / "nowhere")]) == 2
     assert main([*argv, "--units-from", str(run), "--strategy", "batched"]) == 2
+
+
+def test_the_scale_command_measures_a_strategys_units(tmp_path, capsys) -> None:
+    argv = ["scale", "--rate", "100", "--hours", "0.001", "--no-progress"]
+    assert main([*argv, "--strategy", "incremental", "--out", str(tmp_path / "s")]) == 0
+    out = capsys.readouterr().out
+    # GetItem + the key check Query; the state's PutItem (the calibration: tests above).
+    assert "handler request units per play: read 2.000  write 1.000" in out
+    assert "measured: the incremental handler on moto" in out
