@@ -52,6 +52,8 @@ _EXPORTS = {
     "ScaleScenario": "streamsim.workbench.scale.run",
     "ScaleModel": "streamsim.workbench.scale.model",
     "fit_handler": "streamsim.workbench.scale.model",
+    "measure_units": "streamsim.workbench.scale.units",
+    "units_from_run": "streamsim.workbench.scale.units",
     "run_walkthrough": "streamsim.workbench.walkthrough",
     "Population": "streamsim.workbench.traffic",
     "PopulationConfig": "streamsim.workbench.traffic",

@@ -50,6 +50,19 @@ def test_a_run_saves_and_prints_its_requests_per_play(backend, tmp_path: Path, c
     # Setup and collection are not the pipeline's cost.
     assert not {"CreateTable", "DescribeTable", "CreateQueue", "Scan"} & set(ops)
     assert sum(row["requests"] for row in ops.values()) == requests["total"]
+    # Request units by AWS's rules: every play's PutItem is at least 1 write unit; the batched
+    # handler reads states (BatchGetItem) and plays (Query); stream reads are not DynamoDB units.
+    units = requests["units"]
+    assert units["plays"] == plays
+    assert units["by_operation"]["PutItem"]["write_units"] >= plays
+    assert units["by_operation"]["BatchGetItem"]["read_units"] >= 1
+    assert units["by_operation"]["Query"]["read_units"] >= 1
+    assert "GetRecords" not in units["by_operation"]
+    plays_table = json.loads((tmp_path / "run" / "config.json").read_text())["tables"]["plays"]
+    writer = [
+        r for r in units["by_table"] if r["table"] == plays_table and r["operation"] == "PutItem"
+    ]
+    assert writer and writer[0]["requests"] == plays  # the writer's one PutItem per play
     saved = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert saved["requests"] == requests
     backend.reset()
@@ -71,3 +84,4 @@ def test_a_run_saves_and_prints_its_requests_per_play(backend, tmp_path: Path, c
     )
     out = capsys.readouterr().out
     assert "requests (pipeline)" in out and "BatchGetItem" in out
+    assert "request units per play" in out

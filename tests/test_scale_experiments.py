@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-import pytest
 
 from streamsim.workbench.scale import experiments as x
 
@@ -88,15 +87,6 @@ def test_poison_at_scale_accounts_for_every_play() -> None:
     # Under the defaults the poison play is retried until it expires and is lost.
     assert table.loc["AWS defaults", "lost"] >= 1
     assert table.loc["AWS defaults", "max_wait_s"] > 23 * 3600
-
-
-def test_read_units_follow_aws_rounding() -> None:
-    # Plays 1..10 read 0..9 earlier items of 1,000 bytes: 1,1,1,1,1,2,2,2,2,3 units (per 4 KB).
-    assert x.read_units_per_play("read-all", 1000, 10) == pytest.approx(1.6)
-    assert x.read_units_per_play("read-all", 1000, 1, history_plays=41) == 11.0
-    assert x.read_units_per_play("incremental", 1000, 10) == 2.0
-    with pytest.raises(ValueError):
-        x.read_units_per_play("bogus", 1000, 10)
 
 
 def test_the_cost_finding_names_the_cheaper_strategy() -> None:

@@ -8,6 +8,7 @@ import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from streamsim.errors import ConfigError
 
@@ -32,6 +33,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--players", type=int, default=100_000, help="synthetic players (default 100000)"
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=("read-all", "incremental", "batched"),
+        help="measure this handler strategy's DynamoDB request units on an embedded moto server",
+    )
+    parser.add_argument(
+        "--units-from",
+        metavar="RUN_FOLDER",
+        help="the handler's DynamoDB request units per play measured in a live run's folder",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--out", metavar="DIR", help="the run folder (default data/runs/<id>)")
@@ -65,7 +76,9 @@ def main(args: argparse.Namespace) -> int:
         if args.config
         else EventSourceMapping(starting_position="TRIM_HORIZON")
     )
+    model = handler_units_model(args)
     scenario = ScaleScenario(
+        model=model,
         rate=args.rate,
         seconds=args.hours * 3600.0,
         shards=shards,
@@ -110,8 +123,35 @@ def main(args: argparse.Namespace) -> int:
         f"throttled writes {s['throttled_writes']:,}  invocation throttles "
         f"{s['invocation_throttles']:,}  invocations {s['invocations']:,}  errors {s['errors']:,}"
     )
+    hu = s["handler_units"]
+    print(
+        f"handler request units per play: read {hu['read_units_per_play']:.3f}  "
+        f"write {hu['write_units_per_play']:.3f}  ({hu['source']})"
+    )
     if result.cost is not None:
         print(f"cost ({result.cost.attrs.get('note', 'estimate')}):")
         print(result.cost.round(2).to_string())
     print(f"run folder: {out}")
     return 0 if s["lost"] == 0 else 1
+
+
+def handler_units_model(args: argparse.Namespace) -> Any:
+    """The at-scale model with the handler's request units: measured with ``--strategy`` (the
+    real handler on an embedded moto server), read from ``--units-from`` (a live run), or the
+    model's setting (labelled as not measured)."""
+    from streamsim.workbench.scale.model import ScaleModel
+    from streamsim.workbench.scale.units import CALIBRATION, measure_units, units_from_run
+
+    if args.strategy and args.units_from:
+        raise ConfigError("--strategy and --units-from both give the handler's units: pick one")
+    if args.units_from:
+        units = units_from_run(args.units_from)
+    elif args.strategy:
+        units = measure_units(args.strategy, **CALIBRATION)
+    else:
+        return ScaleModel()
+    return ScaleModel(
+        read_units_per_play=units.read_units_per_play,
+        handler_write_units_per_play=units.write_units_per_play,
+        units_source=units.source,
+    )

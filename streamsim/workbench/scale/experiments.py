@@ -3,7 +3,8 @@
 ``rate_ramp``: the same traffic at rising rates per BatchSize x ParallelizationFactor, and
 whether IteratorAge keeps growing (the pipeline is saturated) or stays flat.
 ``poison_at_scale``: one poison play at a high rate, under AWS's defaults and the recommended
-settings. ``strategy_costs``: read-all vs incremental handler in dollars per month.
+settings. ``strategy_costs``: the read-all, incremental and batched handlers in dollars per
+month, from their measured request units (streamsim.workbench.scale.units).
 ``ramp_finding``, ``poison_finding``, ``cost_finding``: the sentences, computed.
 
 Every run here is ``simulate_scale`` (the one trigger, on the virtual clock).
@@ -23,11 +24,7 @@ from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.workbench.findings import count_words, duration_words, more_than, under
 from streamsim.workbench.scale.model import ScaleModel, write_units
 from streamsim.workbench.scale.run import ScaleResult, ScaleScenario, simulate_scale
-
-#: Read units of a strongly consistent read: 1 per started 4 KB, at least 1 per request
-#: [DynamoDB Developer Guide, read consumption: "rounded up to the next 4 KB"; a Query sums the
-#: sizes of the items it returns, then rounds].
-READ_UNIT_BYTES = 4096
+from streamsim.workbench.scale.units import HandlerUnits
 
 
 def ramp_scenario(
@@ -234,34 +231,21 @@ def poison_finding(row: Mapping[str, Any], name: str, delayed_after_seconds: flo
     return text
 
 
-def read_units_per_play(
-    strategy: str, item_bytes: int, plays_per_player: float, history_plays: float = 0.0
-) -> float:
-    """Mean read units a play costs the handler, by AWS's rounding (``READ_UNIT_BYTES``).
-
-    read-all: a strongly consistent Query of every earlier play of the player (the k-th play
-    reads k - 1 items: ceil((k - 1) x item_bytes / 4 KB), at least 1), averaged over a player's
-    plays number ``history_plays`` + 1 .. + ``plays_per_player``. incremental: a GetItem of the
-    player's state (under 4 KB: 1) and a Query of at most 3 plays (under 4 KB: 1): 2.
-    """
-    if strategy == "incremental":
-        return 2.0
-    if strategy != "read-all":
-        raise ValueError(f"strategy must be read-all or incremental, got {strategy!r}")
-    first = int(history_plays)
-    earlier = np.arange(first, first + max(1, int(round(plays_per_player))), dtype=np.int64)
-    units = np.maximum(1, -(-(earlier * item_bytes) // READ_UNIT_BYTES))
-    return float(units.mean())
-
-
 def strategy_costs(
-    result: ScaleResult, *, players: int, history_months: float = 0.0
+    result: ScaleResult,
+    *,
+    players: int,
+    history_months: float = 0.0,
+    units: Mapping[str, HandlerUnits] | None = None,
 ) -> pd.DataFrame:
     """Dollars per month of each handler strategy at the run's rate: the run's invocations and
-    Lambda time per play, each strategy's reads (``read_units_per_play``) and writes (the play;
-    incremental also writes the player's state, under 1 KB: 1 write unit)."""
+    Lambda time per play, and each strategy's DynamoDB request units per play as the real
+    handler consumed them (``units``: from ``streamsim.workbench.scale.units.calibrate``, run
+    here on the embedded moto server when not given, or ``units_from_run``), carried to the
+    players' history depth (``at_depth``). Writes: the play's own PutItem plus the handler's."""
     from streamsim.aws.stream.records import item_size
     from streamsim.workbench.cost import MONTH_SECONDS, Workload, estimate, load_prices
+    from streamsim.workbench.scale.units import CALIBRATION, at_depth, calibrate
     from streamsim.workbench.scale.writer import play_items
 
     s = result.summary
@@ -272,34 +256,46 @@ def strategy_costs(
     memory = float(result.run.config["scale_model"]["memory_mb"])
     n = max(1, s["plays_sent"])
     prices = load_prices()
-    columns = {}
-    for strategy, extra_writes in (("read-all", 0), ("incremental", 1)):
+    measured = dict(units) if units is not None else calibrate(**CALIBRATION)
+    columns, per_play = {}, {}
+    for strategy, handler in measured.items():
+        carried = at_depth(handler, history_months * per_player, per_player)
         workload = Workload(
             plays_per_second=rate,
-            write_units_per_play=float(write_units(item_bytes) + extra_writes),
-            read_units_per_play=read_units_per_play(
-                strategy, item_bytes, per_player, history_months * per_player
-            ),
+            write_units_per_play=float(write_units(item_bytes)) + carried.write_units_per_play,
+            read_units_per_play=carried.read_units_per_play,
             invocations_per_play=s["invocations"] / n,
             lambda_gb_seconds_per_play=s["lambda_gb_seconds"] * memory / 1024 / n,
         )
         columns[strategy] = estimate(workload, prices)["usd_per_month"]
+        per_play[strategy] = {
+            "read_units_per_play": workload.read_units_per_play,
+            "write_units_per_play": workload.write_units_per_play,
+            "source": carried.source,
+        }
     frame = pd.DataFrame(columns)
     frame.loc["total"] = frame.sum()
     frame.attrs["note"] = f"estimate, prices of {prices.date}"
     frame.attrs["plays_per_player_per_month"] = per_player
+    frame.attrs["units"] = per_play
     return frame
 
 
+def units_table(costs: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy of ``strategy_costs``: DynamoDB read and write units per play and their
+    source (measured on moto, a live run, extrapolated to the history depth)."""
+    return pd.DataFrame(costs.attrs["units"]).T
+
+
 def cost_finding(costs: pd.DataFrame) -> str:
-    """Which strategy costs less a month, by how much, with the prices' date."""
-    read_all, incremental = costs.loc["total", "read-all"], costs.loc["total", "incremental"]
-    cheaper, dearer = (
-        ("incremental", "read-all") if incremental < read_all else ("read-all", "incremental")
-    )
-    low, high = sorted((read_all, incremental))
+    """Which strategy costs least a month against the dearest, by how much, with the prices'
+    date."""
+    totals = costs.loc["total"].astype(float).sort_values(kind="stable")
+    cheaper, dearer = str(totals.index[0]), str(totals.index[-1])
+    low, high = float(totals.iloc[0]), float(totals.iloc[-1])
     if high - low < 0.5:
-        return f"Both strategies cost about ${low:,.0f} a month ({costs.attrs.get('note', 'estimate')})."
+        both = "Both" if len(totals) == 2 else "All"
+        return f"{both} strategies cost about ${low:,.0f} a month ({costs.attrs.get('note', 'estimate')})."
     ratio = (
         f", {math.floor(high / low * 10) / 10:g} times less"
         if low > 0 and high / low >= 1.1

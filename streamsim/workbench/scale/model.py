@@ -56,8 +56,15 @@ class ScaleModel:
     handler_per_record_seconds: float = 0.001
     #: Function memory (MB): GB-seconds for the cost table (Lambda's default is 128 MB).
     memory_mb: int = 128
-    #: Handler reads per play, read units (read-all grows with history; incremental is ~1).
+    #: The handler's DynamoDB request units per play (the play's own write is counted apart).
+    #: A setting unless measured: ``streamsim scale --strategy`` runs the real handler on the
+    #: embedded moto server, ``--units-from RUN`` takes a live run's (scale/units.py).
     read_units_per_play: float = 1.0
+    handler_write_units_per_play: float = 0.0
+    units_source: str = field(
+        default="a setting, not measured (streamsim scale --strategy or --units-from)",
+        compare=False,
+    )
     labels: dict[str, str] = field(
         default_factory=lambda: {"rollover_hours": "not documented by AWS (users report ~4 h)"},
         compare=False,
@@ -67,6 +74,10 @@ class ScaleModel:
         for name in ("partition_write_units", "warm_write_units"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("read_units_per_play", "handler_write_units_per_play"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
         for name in ("burst_seconds", "handler_base_seconds", "handler_per_record_seconds"):
             require_seconds(name, getattr(self, name))
         if self.rollover_hours < 0:

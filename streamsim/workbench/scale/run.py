@@ -300,6 +300,11 @@ def simulate_scale(
         Path("<virtual>"), config, {}, tables, list(destination.messages) if destination else []
     )
     summary = _summary(run, metrics, shards, throttled, len(invoker.throttles), units)
+    summary["handler_units"] = {  # the handler's DynamoDB units per play, and where they came from
+        "read_units_per_play": model.read_units_per_play,
+        "write_units_per_play": model.handler_write_units_per_play,
+        "source": model.units_source,
+    }
     run.summary.update(summary)
     cost = _cost(scenario, summary)
     return ScaleResult(run, metrics, summary, cost)
@@ -410,7 +415,8 @@ def _cost(scenario: ScaleScenario, summary: dict[str, Any]) -> pd.DataFrame | No
     model = scenario.model
     workload = Workload(
         plays_per_second=scenario.rate,
-        write_units_per_play=float(summary["write_units_per_play"]),
+        write_units_per_play=float(summary["write_units_per_play"])
+        + model.handler_write_units_per_play,
         read_units_per_play=model.read_units_per_play,
         invocations_per_play=summary["invocations"] / plays,
         lambda_gb_seconds_per_play=summary["lambda_gb_seconds"] * model.memory_mb / 1024 / plays,
