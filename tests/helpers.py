@@ -90,8 +90,16 @@ def write_key(stream: Any, key: str) -> str:
     return str(record["dynamodb"]["SequenceNumber"])
 
 
-def trigger_for(stream: Any, clock: Any, handler: Any, timing: Any = None, **mapping: Any) -> Any:
-    """A Trigger on ``stream`` from TRIM_HORIZON, instant handler, ``mapping`` in snake_case."""
+def trigger_for(
+    stream: Any,
+    clock: Any,
+    handler: Any,
+    timing: Any = None,
+    duration: float = 0.0,
+    **mapping: Any,
+) -> Any:
+    """A Trigger on ``stream`` from TRIM_HORIZON; the handler takes ``duration`` seconds;
+    ``mapping`` in snake_case."""
     from streamsim.aws.trigger.config import EventSourceMapping
     from streamsim.aws.trigger.engine import Trigger
 
@@ -102,5 +110,5 @@ def trigger_for(stream: Any, clock: Any, handler: Any, timing: Any = None, **map
         stream_arn=stream.stream_arn,
         clock=clock,
         timing=timing,
-        handler_duration_seconds=0.0,
+        handler_duration_seconds=duration,
     )

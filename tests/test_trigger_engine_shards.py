@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 
 from streamsim.aws.stream.memory import InMemoryStream
-from streamsim.aws.trigger.config import EventSourceMapping
-from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
-from tests.helpers import T0, assert_each_record_disposed_once, item_keys
+from tests.helpers import T0, assert_each_record_disposed_once, item_keys, trigger_for
 from tests.helpers import write_key as write
 
 
@@ -34,20 +32,6 @@ class Handler:
         if self.poison.intersection(keys):
             raise ValueError("poison")
         self.keys.extend(keys)
-
-
-def trigger_for(
-    stream: InMemoryStream, clock: VirtualClock, handler: Any, **mapping: Any
-) -> Trigger:
-    duration = mapping.pop("duration", 0.0)
-    return Trigger(
-        EventSourceMapping(**{"starting_position": "TRIM_HORIZON", **mapping}),
-        handler,
-        streams=stream,
-        stream_arn=stream.stream_arn,
-        clock=clock,
-        handler_duration_seconds=duration,
-    )
 
 
 def test_children_are_processed_only_after_the_parent_is_finished(clock) -> None:
