@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import zlib
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from streamsim.aws.stream.records import keys_json, number_size, stream_record_size
-from streamsim.workbench.scale.run import ScaleScenario, synthetic_plays
+from streamsim.aws.stream.records import StreamRecord, keys_json, number_size, stream_record_size
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.workbench.scale import run as run_module
+from streamsim.workbench.scale.model import ScaleModel
+from streamsim.workbench.scale.run import ScaleScenario, simulate_scale, synthetic_plays
 from streamsim.workbench.scale.writer import (
     number_sizes,
     play_items,
@@ -47,3 +53,50 @@ def test_route_hashes_are_the_streams_routing_hash() -> None:
     ids = pd.Series(["p0000001", "p0000002", "pé", "p0000001"])
     expected = [zlib.crc32(keys_json({"player_id": {"S": p}}).encode()) for p in ids]
     assert route_hashes(ids).tolist() == expected
+
+
+class _JsonRoundTrip(run_module.ScaleHandler):
+    """The modelled handler fed the event as Lambda delivers it: serialised and parsed."""
+
+    def __call__(self, event, context):  # type: ignore[no-untyped-def]
+        return super().__call__(json.loads(json.dumps(event)), context)
+
+
+@pytest.mark.parametrize("batching_window", [0, 1])
+def test_fast_path_equals_the_per_record_json_path_exactly(monkeypatch, batching_window) -> None:  # type: ignore[no-untyped-def]
+    """Bulk sizes, counted payload bytes and block writes vs per-record writes, sizes computed by
+    the stream, payload bytes by json.dumps and a handler given the parsed JSON event: the same
+    attempts, dispositions and latencies, with a payload cap small enough to cut batches."""
+    mapping = EventSourceMapping(
+        starting_position="TRIM_HORIZON",
+        batch_size=50,
+        maximum_retry_attempts=1,
+        bisect_batch_on_function_error=True,
+        maximum_batching_window_in_seconds=batching_window,
+    )
+    scenario = ScaleScenario(
+        rate=100.0,
+        seconds=20.0,
+        shards=2,
+        players=40,
+        model=ScaleModel(rollover_hours=0, cold_start_probability=0.0),
+        throttling=False,
+        mapping=mapping,
+        timing=TriggerTiming(max_payload_bytes=4000),
+        poison=2,
+    )
+    fast = simulate_scale(scenario)
+    monkeypatch.setattr(
+        StreamRecord,
+        "payload_bytes",
+        property(lambda r: len(json.dumps(r.event, separators=(",", ":")))),
+    )
+    monkeypatch.setattr(run_module, "ScaleHandler", _JsonRoundTrip)
+    slow = simulate_scale(replace(scenario, per_record_writes=True))
+    attempt_cols = ["records", "payload_bytes", "invoked_at", "completed_at", "outcome", "retry"]
+    pd.testing.assert_frame_equal(fast.run.attempts[attempt_cols], slow.run.attempts[attempt_cols])
+    assert fast.run.attempts["records"].max() < 50  # the payload cap cut batches
+    cols = ["sequence_number", "disposition", "at", "attempts", "condition", "first_invoked_at"]
+    pd.testing.assert_frame_equal(fast.run.dispositions[cols], slow.run.dispositions[cols])
+    assert fast.summary["latency"] == slow.summary["latency"]
+    assert fast.summary["sent_to_destination"] + fast.summary["lost"] > 0  # poison was met
