@@ -205,13 +205,14 @@ def simulate_scale(
     )
     written = sent
     throttled = 0
+    hashes = route_hashes(plays["player_id"])
     if scenario.throttling and len(items):
-        partition = _partitions(plays["player_id"], shards)
+        partition = hashes % shards  # each play's partition, as the stream routes it
         written, throttled = throttle_writes(sent, partition, units, shards, model)
         order = np.argsort(written, kind="stable")
         if np.any(order != np.arange(len(order))):
             plays = plays.iloc[order].reset_index(drop=True)
-            sent, written = sent[order], written[order]
+            sent, written, hashes = sent[order], written[order], hashes[order]
             items = [items[i] for i in order]
     stream = InMemoryStream("Plays", clock=clock.now, shards=shards, partition_key="player_id")
     poison = _poison(plays, scenario)
@@ -255,7 +256,7 @@ def simulate_scale(
             items,
             before_block=before_block,
             sizes=play_record_sizes(plays, sent),
-            route_hashes=route_hashes(plays["player_id"]),
+            route_hashes=hashes,
         )
     )
     with trigger.invoker.output.installed():
@@ -331,11 +332,6 @@ def _items(plays: pd.DataFrame, sent: np.ndarray) -> list[dict[str, Any]]:
     from streamsim.workbench.scale.writer import play_items
 
     return play_items(plays, sent)
-
-
-def _partitions(player_id: pd.Series, partitions: int) -> np.ndarray:
-    """Each play's partition: the hash of its partition key, as the stream routes it."""
-    return route_hashes(player_id) % partitions
 
 
 def _poison(plays: pd.DataFrame, scenario: ScaleScenario) -> frozenset[str]:

@@ -40,7 +40,11 @@ def play_record_sizes(plays: pd.DataFrame, written_at: np.ndarray) -> np.ndarray
     plays at once by the same item-size rules as ``stream_record_size`` [DOC-CAP] (a test
     compares them record by record)."""
     utc = plays["played_at"].dt.tz_convert("UTC").dt.floor("ms")
-    iso_len = _utf8_len(utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z")
+    years = utc.dt.year.to_numpy()
+    if len(years) and years.min() >= 1000 and years.max() <= 9999:
+        iso_len = np.full(len(plays), len("2024-01-01T00:00:00.000Z"), dtype=np.int64)
+    else:  # years of other widths: measure the text itself
+        iso_len = _utf8_len(utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z")
     play_id_len = _utf8_len(plays["play_id"].astype(str))
     player_len = _utf8_len(plays["player_id"].astype(str))
     # play_key = ISO + "#" + play_id (``play_keys``)
