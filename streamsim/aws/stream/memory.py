@@ -118,6 +118,8 @@ class InMemoryStream:
         old_image: dict[str, Any] | None = None,
         *,
         at: float | None = None,
+        size_bytes: int | None = None,
+        route_hash: int | None = None,
     ) -> dict[str, Any] | None:
         """Record one item change; return the stored record (None when nothing changed [S]).
 
@@ -125,6 +127,10 @@ class InMemoryStream:
         ``at`` (default: now) is the change's time; a later time writes ahead, and the record
         stays invisible to readers until the clock reaches it (bulk writers on the virtual
         clock use this instead of one clock event per write). Writes must come in time order.
+        ``size_bytes`` (the record's SizeBytes, ``stream_record_size``) and ``route_hash`` (the
+        CRC-32 of the routed key's ``keys_json``) may be given when a bulk writer computed them
+        for many records at once; they must equal what the stream would compute (a test checks
+        the scale writer's).
         """
         if new_image is not None and new_image == old_image:
             return None  # AWS: a write that changes nothing produces no record [S].
@@ -134,12 +140,14 @@ class InMemoryStream:
         if self._open is None:
             self._open = [s for s in self._shards.values() if s.ending_seq is None]
         open_shards = self._open
-        routed = (
-            keys
-            if self._partition_key is None
-            else {self._partition_key: keys[self._partition_key]}
-        )
-        shard = open_shards[zlib.crc32(keys_json(routed).encode()) % len(open_shards)]
+        if route_hash is None:
+            routed = (
+                keys
+                if self._partition_key is None
+                else {self._partition_key: keys[self._partition_key]}
+            )
+            route_hash = zlib.crc32(keys_json(routed).encode())
+        shard = open_shards[route_hash % len(open_shards)]
         when = self._clock() if at is None else at
         if shard.times and when < shard.times[-1]:
             raise ValueError("writes must come in time order")
@@ -149,7 +157,11 @@ class InMemoryStream:
             "Keys": keys,
             "SequenceNumber": str(seq),
             # Keys plus the images the view type carries, by AWS's item-size rules [DOC-CAP].
-            "SizeBytes": stream_record_size(keys, new_image, old_image, self.view_type),
+            "SizeBytes": (
+                stream_record_size(keys, new_image, old_image, self.view_type)
+                if size_bytes is None
+                else size_bytes
+            ),
             "StreamViewType": self.view_type,
         }
         if new_image is not None and self.view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):

@@ -60,8 +60,9 @@ class StreamRecord:
 
     @cached_property
     def payload_bytes(self) -> int:
-        """The record's size inside an invoke payload (JSON), for the 6 MB cap [D]."""
-        return len(_COMPACT.encode(self.event))
+        """The record's size inside an invoke payload (JSON), for the 6 MB cap [D]: exactly
+        ``len(json.dumps(event, separators=(",", ":")))``, counted without building the text."""
+        return event_json_size(self.event)
 
 
 def keys_json(keys: dict[str, Any]) -> str:
@@ -87,6 +88,88 @@ def keys_json(keys: dict[str, Any]) -> str:
         if _plain("".join(raw)):
             return "{" + ",".join(parts) + "}"
     return json.dumps(keys, sort_keys=True, separators=(",", ":"))
+
+
+#: The members of a Lambda DynamoDB event record (``to_lambda_record``) in their order.
+_EVENT_MEMBERS = (
+    "eventID",
+    "eventName",
+    "eventVersion",
+    "eventSource",
+    "awsRegion",
+    "dynamodb",
+    "eventSourceARN",
+)
+_PLAIN_MEMBERS = ("eventID", "eventName", "eventVersion", "eventSource", "awsRegion")
+
+
+def event_json_size(event: dict[str, Any]) -> int:
+    """``json_size`` of one Lambda event record, its fixed shape counted directly: the top-level
+    strings and the ``dynamodb`` scalars by their text, the images by ``json_size``."""
+    ddb = event.get("dynamodb")
+    if tuple(event) != _EVENT_MEMBERS or type(ddb) is not dict:
+        return json_size(event)
+    total = 0
+    texts = [event[name] for name in _PLAIN_MEMBERS]
+    texts.append(event["eventSourceARN"])
+    for name, value in ddb.items():
+        if type(value) is str:
+            texts.append(value)
+            total += 5  # "name":"value" minus the two texts
+        else:
+            total += 3 + json_size(value)  # "name":value minus the name
+        texts.append(name)
+    if not all(type(t) is str for t in texts):
+        return json_size(event)
+    joined = "".join(texts)
+    if not _plain(joined):
+        return json_size(event)
+    # The frame (braces, commas, quoted member names), the six top-level strings' quotes, the
+    # dynamodb map's braces and commas, and every text and value counted above.
+    return _EVENT_FRAME + 2 * 6 + 2 + max(len(ddb) - 1, 0) + total + len(joined)
+
+
+#: Braces, commas and quoted names of the seven top-level members of an event record.
+_EVENT_FRAME = 2 + len(_EVENT_MEMBERS) - 1 + sum(len(n) + 3 for n in _EVENT_MEMBERS)
+
+
+def json_size(value: Any) -> int:
+    """``len(json.dumps(value, separators=(",", ":")))`` (ASCII-escaped, as the invoke payload is
+    measured), counted from the structure: DynamoDB attribute values of plain strings and numbers
+    (the usual case) cost no encoding; anything else is encoded (tests compare with json.dumps
+    on random records with unicode, escapes and binaries)."""
+    kind = type(value)
+    if kind is str:
+        return len(value) + 2 if _plain(value) else len(_COMPACT.encode(value))
+    if kind is dict:
+        total = 1 + len(value)  # braces, and a comma between members (n - 1)
+        if not value:
+            return 2
+        plain: list[str] = []
+        for name, inner in value.items():
+            if type(name) is not str:
+                return len(_COMPACT.encode(value))
+            # {"S":"text"} / {"N":"1"}: the common attribute value, sized in one step.
+            if type(inner) is dict and len(inner) == 1:
+                ((tag, text),) = inner.items()
+                if type(tag) is str and type(text) is str:
+                    plain.append(name)
+                    plain.append(tag)
+                    plain.append(text)
+                    total += 10  # "name":{"tag":"text"} minus the three texts
+                    continue
+            total += 3 + json_size(inner)  # "name": and the value; the name is in ``plain``
+            plain.append(name)
+        joined = "".join(plain)
+        if _plain(joined):
+            return total + len(joined)
+        return len(_COMPACT.encode(value))
+    if kind is list or kind is tuple:
+        return 1 + max(len(value), 1) + sum(json_size(v) for v in value)
+    if kind is int or kind is float:
+        text = repr(value)
+        return len(text) if kind is int or math.isfinite(value) else len(_COMPACT.encode(value))
+    return len(_COMPACT.encode(value))
 
 
 def _plain(text: str) -> bool:

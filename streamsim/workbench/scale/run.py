@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import random
-import zlib
 from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, fields
@@ -23,7 +22,7 @@ import pandas as pd
 import simpy
 
 from streamsim.aws.stream.memory import InMemoryStream
-from streamsim.aws.stream.records import StreamRecord, item_size, keys_json
+from streamsim.aws.stream.records import StreamRecord, item_size
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.destinations import MemoryDestination
 from streamsim.aws.trigger.engine import Trigger
@@ -40,7 +39,7 @@ from streamsim.workbench.scale.model import (
     throttle_writes,
     write_units,
 )
-from streamsim.workbench.scale.writer import write_ahead
+from streamsim.workbench.scale.writer import play_record_sizes, route_hashes, write_ahead
 
 GAMES = ("chess", "sudoku", "wordle", "tetris", "solitaire")
 
@@ -206,13 +205,14 @@ def simulate_scale(
     )
     written = sent
     throttled = 0
+    hashes = route_hashes(plays["player_id"])
     if scenario.throttling and len(items):
-        partition = _partitions(plays["player_id"], shards)
+        partition = hashes % shards  # each play's partition, as the stream routes it
         written, throttled = throttle_writes(sent, partition, units, shards, model)
         order = np.argsort(written, kind="stable")
         if np.any(order != np.arange(len(order))):
             plays = plays.iloc[order].reset_index(drop=True)
-            sent, written = sent[order], written[order]
+            sent, written, hashes = sent[order], written[order], hashes[order]
             items = [items[i] for i in order]
     stream = InMemoryStream("Plays", clock=clock.now, shards=shards, partition_key="player_id")
     poison = _poison(plays, scenario)
@@ -249,7 +249,15 @@ def simulate_scale(
     writer = (
         _per_record_writer(clock, stream, written, items, before_block)
         if scenario.per_record_writes
-        else write_ahead(clock, stream, written, items, before_block=before_block)
+        else write_ahead(
+            clock,
+            stream,
+            written,
+            items,
+            before_block=before_block,
+            sizes=play_record_sizes(plays, sent),
+            route_hashes=hashes,
+        )
     )
     with trigger.invoker.output.installed():
         clock.run(until=clock.env.process(writer))
@@ -329,16 +337,6 @@ def _items(plays: pd.DataFrame, sent: np.ndarray) -> list[dict[str, Any]]:
     from streamsim.workbench.scale.writer import play_items
 
     return play_items(plays, sent)
-
-
-def _partitions(player_id: pd.Series, partitions: int) -> np.ndarray:
-    """Each play's partition: the hash of its partition key, as the stream routes it."""
-    codes, uniques = pd.factorize(player_id)
-    hashes = np.array(
-        [zlib.crc32(keys_json({"player_id": {"S": str(p)}}).encode()) for p in uniques],
-        dtype=np.int64,
-    )
-    return (hashes % partitions)[codes]
 
 
 def _poison(plays: pd.DataFrame, scenario: ScaleScenario) -> frozenset[str]:

@@ -8,6 +8,7 @@ readers see exactly what per-play writes at those times would have shown them.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.stream.records import keys_json
 from streamsim.clock import Clock
 
 #: How far ahead the writer writes (virtual seconds): one clock event per block.
@@ -25,6 +27,72 @@ def play_keys(plays: pd.DataFrame) -> pd.Series:
     """The Plays table's sort key per play (streamsim.game.plays.play_key), vectorised."""
     utc = plays["played_at"].dt.tz_convert("UTC").dt.floor("ms")
     return utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z#" + plays["play_id"].astype(str)
+
+
+#: The Plays item's attributes and the stream record's key attributes (``play_items``).
+_STRING_ATTRIBUTES = ("player_id", "play_key", "play_id", "game", "played_at", "tz")
+_NUMBER_ATTRIBUTES = ("score", "written_at")
+_KEY_ATTRIBUTES = ("player_id", "play_key")
+
+
+def play_record_sizes(plays: pd.DataFrame, written_at: np.ndarray) -> np.ndarray:
+    """Each play's stream record SizeBytes (Keys plus NewImage of an INSERT), computed for all
+    plays at once by the same item-size rules as ``stream_record_size`` [DOC-CAP] (a test
+    compares them record by record)."""
+    utc = plays["played_at"].dt.tz_convert("UTC").dt.floor("ms")
+    years = utc.dt.year.to_numpy()
+    if len(years) and years.min() >= 1000 and years.max() <= 9999:
+        iso_len = np.full(len(plays), len("2024-01-01T00:00:00.000Z"), dtype=np.int64)
+    else:  # years of other widths: measure the text itself
+        iso_len = _utf8_len(utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z")
+    play_id_len = _utf8_len(plays["play_id"].astype(str))
+    player_len = _utf8_len(plays["player_id"].astype(str))
+    # play_key = ISO + "#" + play_id (``play_keys``)
+    values = {
+        "player_id": player_len,
+        "play_key": iso_len + 1 + play_id_len,
+        "play_id": play_id_len,
+        "game": _utf8_len(plays["game"].astype(str)),
+        "played_at": iso_len,
+        "tz": _utf8_len(plays["tz"].astype(str)),
+    }
+    millis = np.round(np.asarray(written_at, dtype=float) * 1000).astype(np.int64)
+    numbers = {"score": plays["score"].to_numpy(dtype=np.int64), "written_at": millis}
+    size = np.zeros(len(plays), dtype=np.int64)
+    for name in _STRING_ATTRIBUTES:
+        size += len(name.encode()) + values[name]
+    for name in _NUMBER_ATTRIBUTES:
+        size += len(name.encode()) + number_sizes(numbers[name])
+    for name in _KEY_ATTRIBUTES:
+        size += len(name.encode()) + values[name]
+    return size
+
+
+def number_sizes(values: np.ndarray) -> np.ndarray:
+    """``number_size`` of integers, vectorised: 1 byte per two significant digits (leading and
+    trailing zeroes trimmed) plus 1 [DOC-CAP]."""
+    v = np.abs(np.asarray(values, dtype=np.int64))
+    digits = np.where(v > 0, np.floor(np.log10(np.maximum(v, 1))).astype(np.int64) + 1, 0)
+    # log10 is exact enough below 2**53 except right at powers of ten: fix those by comparison.
+    digits = np.where((v > 0) & (v >= 10**digits), digits + 1, digits)
+    digits = np.where((v > 0) & (v < 10 ** np.maximum(digits - 1, 0)), digits - 1, digits)
+    trailing = np.zeros(len(v), dtype=np.int64)
+    rest = v.copy()
+    while True:
+        more = (rest > 0) & (rest % 10 == 0)
+        if not more.any():
+            break
+        trailing += more
+        rest = np.where(more, rest // 10, rest)
+    return (digits - trailing + 1) // 2 + 1
+
+
+def _utf8_len(text: pd.Series) -> np.ndarray:
+    lengths = text.str.len().to_numpy(dtype=np.int64, copy=True)
+    wide = ~text.map(str.isascii).to_numpy(dtype=bool)
+    if wide.any():
+        lengths[wide] = [len(t.encode()) for t in text[wide]]
+    return lengths
 
 
 def play_items(plays: pd.DataFrame, written_at: np.ndarray) -> list[dict[str, Any]]:
@@ -59,6 +127,17 @@ def play_items(plays: pd.DataFrame, written_at: np.ndarray) -> list[dict[str, An
     ]
 
 
+def route_hashes(player_id: pd.Series) -> np.ndarray:
+    """Each play's routing hash: CRC-32 of its partition key's ``keys_json``, as the stream
+    routes a write (``InMemoryStream(partition_key="player_id")``); once per player."""
+    codes, uniques = pd.factorize(player_id)
+    hashes = np.array(
+        [zlib.crc32(keys_json({"player_id": {"S": str(p)}}).encode()) for p in uniques],
+        dtype=np.int64,
+    )
+    return hashes[codes]
+
+
 def write_ahead(
     clock: Clock,
     stream: InMemoryStream,
@@ -67,10 +146,14 @@ def write_ahead(
     *,
     block_seconds: float = BLOCK_SECONDS,
     before_block: Callable[[float], None] | None = None,
+    sizes: np.ndarray | None = None,
+    route_hashes: np.ndarray | None = None,
 ) -> Generator[Any, Any, None]:
     """A process: write ``items[i]`` at ``times[i]`` (non-decreasing), a block at a time; ends
     at the last item's time. ``before_block(now)`` runs before each block (e.g. a shard
-    rollover, which must not happen while records are written ahead)."""
+    rollover, which must not happen while records are written ahead). ``sizes`` and
+    ``route_hashes``: each record's SizeBytes and routing hash, computed once for all
+    (``play_record_sizes``, ``route_hashes``), so the stream computes neither per record."""
     n = len(items)
     stamps = np.asarray(times, dtype=float)
     i = 0
@@ -83,12 +166,19 @@ def write_ahead(
             before_block(now)
         end = int(np.searchsorted(stamps, now + block_seconds, side="left"))
         end = max(end, i + 1)
+        at = np.maximum(stamps[i:end], now).tolist()
+        size = sizes[i:end].tolist() if sizes is not None else [None] * (end - i)
+        hashes = route_hashes[i:end].tolist() if route_hashes is not None else [None] * (end - i)
+        write = stream.write
         for j in range(i, end):
             item = items[j]
-            stream.write(
+            k = j - i
+            write(
                 {"player_id": item["player_id"], "play_key": item["play_key"]},
                 item,
-                at=max(float(stamps[j]), now),
+                at=at[k],
+                size_bytes=size[k],
+                route_hash=hashes[k],
             )
         i = end
         if i < n:

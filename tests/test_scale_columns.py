@@ -1,0 +1,102 @@
+"""The at-scale fast path computes per-record values in bulk: each equals the per-record rule."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from streamsim.aws.stream.records import StreamRecord, keys_json, number_size, stream_record_size
+from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.workbench.scale import run as run_module
+from streamsim.workbench.scale.model import ScaleModel
+from streamsim.workbench.scale.run import ScaleScenario, simulate_scale, synthetic_plays
+from streamsim.workbench.scale.writer import (
+    number_sizes,
+    play_items,
+    play_record_sizes,
+    route_hashes,
+)
+
+
+def test_bulk_record_sizes_equal_the_stream_rule_record_by_record() -> None:
+    plays, sent = synthetic_plays(ScaleScenario(rate=50, seconds=20, players=30, seed=3), 1e9)
+    # Unicode in a string attribute (2- and 4-byte UTF-8) and a zero score.
+    plays.loc[3, "player_id"] = "pé€"
+    plays.loc[5, "play_id"] = "s😀x"
+    plays.loc[7, "score"] = 0
+    items = play_items(plays, sent)
+    expected = [
+        stream_record_size(
+            {"player_id": i["player_id"], "play_key": i["play_key"]}, i, None, "NEW_AND_OLD_IMAGES"
+        )
+        for i in items
+    ]
+    assert play_record_sizes(plays, sent).tolist() == expected
+
+
+def test_number_sizes_follow_number_size() -> None:
+    values = np.array(
+        [0, 1, 9, 10, 99, 100, 101, 1000, 12345, 1_000_000, 10**12, 1_700_000_000_123, 10**15 - 1]
+    )
+    assert number_sizes(values).tolist() == [number_size(str(v)) for v in values]
+    rng = np.random.default_rng(0)
+    many = np.concatenate([rng.integers(0, 10**14, 2000), rng.integers(0, 100, 200) * 10**9])
+    assert number_sizes(many).tolist() == [number_size(str(v)) for v in many]
+
+
+def test_route_hashes_are_the_streams_routing_hash() -> None:
+    ids = pd.Series(["p0000001", "p0000002", "pé", "p0000001"])
+    expected = [zlib.crc32(keys_json({"player_id": {"S": p}}).encode()) for p in ids]
+    assert route_hashes(ids).tolist() == expected
+
+
+class _JsonRoundTrip(run_module.ScaleHandler):
+    """The modelled handler fed the event as Lambda delivers it: serialised and parsed."""
+
+    def __call__(self, event, context):  # type: ignore[no-untyped-def]
+        return super().__call__(json.loads(json.dumps(event)), context)
+
+
+@pytest.mark.parametrize("batching_window", [0, 1])
+def test_fast_path_equals_the_per_record_json_path_exactly(monkeypatch, batching_window) -> None:  # type: ignore[no-untyped-def]
+    """Bulk sizes, counted payload bytes and block writes vs per-record writes, sizes computed by
+    the stream, payload bytes by json.dumps and a handler given the parsed JSON event: the same
+    attempts, dispositions and latencies, with a payload cap small enough to cut batches."""
+    mapping = EventSourceMapping(
+        starting_position="TRIM_HORIZON",
+        batch_size=50,
+        maximum_retry_attempts=1,
+        bisect_batch_on_function_error=True,
+        maximum_batching_window_in_seconds=batching_window,
+    )
+    scenario = ScaleScenario(
+        rate=100.0,
+        seconds=20.0,
+        shards=2,
+        players=40,
+        model=ScaleModel(rollover_hours=0, cold_start_probability=0.0),
+        throttling=False,
+        mapping=mapping,
+        timing=TriggerTiming(max_payload_bytes=4000),
+        poison=2,
+    )
+    fast = simulate_scale(scenario)
+    monkeypatch.setattr(
+        StreamRecord,
+        "payload_bytes",
+        property(lambda r: len(json.dumps(r.event, separators=(",", ":")))),
+    )
+    monkeypatch.setattr(run_module, "ScaleHandler", _JsonRoundTrip)
+    slow = simulate_scale(replace(scenario, per_record_writes=True))
+    attempt_cols = ["records", "payload_bytes", "invoked_at", "completed_at", "outcome", "retry"]
+    pd.testing.assert_frame_equal(fast.run.attempts[attempt_cols], slow.run.attempts[attempt_cols])
+    assert fast.run.attempts["records"].max() < 50  # the payload cap cut batches
+    cols = ["sequence_number", "disposition", "at", "attempts", "condition", "first_invoked_at"]
+    pd.testing.assert_frame_equal(fast.run.dispositions[cols], slow.run.dispositions[cols])
+    assert fast.summary["latency"] == slow.summary["latency"]
+    assert fast.summary["sent_to_destination"] + fast.summary["lost"] > 0  # poison was met
