@@ -44,7 +44,62 @@ def evaluate_batch(
     threads (default: one per CPU, at most 4); numpy releases the GIL, so they run in parallel.
     """
     rule_set = check_rules(rules)
-    table = _validated(plays)
+    return _evaluate(_validated(plays), rule_set, workers)
+
+
+def evaluate_chunks(
+    chunks: Iterable[pd.DataFrame],
+    rules: Iterable[BadgeRule] = DEFAULT_RULES,
+    *,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """``evaluate_batch`` of all the chunks' plays together, evaluated one chunk at a time.
+
+    For populations too large to hold as one DataFrame: ``chunks`` yields DataFrames (a
+    generator reading or generating them), each holding *all* the plays of its players; only
+    one chunk is held at a time (plus the awards so far). Awards never cross players, so the
+    result equals ``evaluate_batch(pd.concat(chunks))`` row for row. A player whose plays are in
+    two chunks is refused (``PlayValidationError`` naming the player and both chunks) rather
+    than silently evaluated twice. Chunks in increasing player_id order (each chunk's players
+    after the previous chunk's) need no final sort.
+    """
+    rule_set = check_rules(rules)
+    parts: list[pd.DataFrame] = []
+    seen: list[pd.Index] = []  # the players of each non-empty chunk
+    numbers: list[int] = []  # and its number in the input
+    in_order = True
+    for number, chunk in enumerate(chunks):
+        table = _validated(chunk)
+        present = table.players[np.bincount(table.player, minlength=len(table.players)) > 0]
+        del chunk
+        if len(present) == 0:
+            continue
+        if seen and not present[0] > seen[-1][-1]:
+            in_order = False
+            earlier = seen[0].append(seen[1:]) if len(seen) > 1 else seen[0]
+            clash = present[present.isin(earlier)]
+            if len(clash):
+                first = next(k for k, index in enumerate(seen) if clash[0] in index)
+                raise PlayValidationError(
+                    f"player_id={clash[0]!r} has plays in chunk {numbers[first]} and "
+                    f"chunk {number}: each chunk must hold all the plays of its players"
+                )
+        seen.append(present)
+        numbers.append(number)
+        if rule_set:
+            parts.append(_evaluate(table, rule_set, workers))
+        del table
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return empty_awards()
+    awards = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if not in_order:
+        awards = awards.sort_values("player_id", kind="stable", ignore_index=True)
+    return awards
+
+
+def _evaluate(table: _Table, rule_set: tuple[BadgeRule, ...], workers: int | None) -> pd.DataFrame:
+    """The awards of a validated table."""
     if table.n == 0 or not rule_set:
         return empty_awards()
     earned = _earned_by_chunks(table, rule_set, _workers(workers, table.n))
