@@ -13,13 +13,14 @@ from streamsim.game.badges import AWARD_COLUMNS, evaluate_batch, evaluate_chunks
 from tests.test_badges_batch import RULES, random_plays
 
 
-def by_player_chunks(frame: pd.DataFrame, cuts: list[int], order: list[int]) -> list[pd.DataFrame]:
-    """The plays cut into chunks of whole players (players sorted by id, cut at ``cuts``),
-    the chunks listed in ``order``."""
+def by_player_chunks(frame: pd.DataFrame, cuts: list[int]) -> list[pd.DataFrame]:
+    """The plays cut into chunks of whole players (players sorted by id, cut at ``cuts``)."""
     players = np.sort(frame["player_id"].unique())
     bounds = [0, *sorted(set(cuts)), len(players)]
-    chunks = [frame[frame["player_id"].isin(players[lo:hi])] for lo, hi in zip(bounds, bounds[1:])]
-    return [chunks[k % len(chunks)] for k in order] if order else chunks
+    return [
+        frame[frame["player_id"].isin(players[lo:hi])]
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 @settings(max_examples=40, deadline=None)
@@ -35,7 +36,7 @@ def test_chunked_equals_unchunked(
 ) -> None:
     frame = random_plays(n, players, seed)
     expected = evaluate_batch(frame, RULES)
-    chunks = by_player_chunks(frame, [c for c in cuts if c <= players], [])
+    chunks = by_player_chunks(frame, [c for c in cuts if c <= players])
     if shuffle:  # chunks not in player order: the result is still sorted like evaluate_batch
         chunks = chunks[::-1]
     got = evaluate_chunks((chunk for chunk in chunks), RULES)
