@@ -335,11 +335,15 @@ class EmbeddedServer:
     moto's in-memory state.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, wrap: Callable[[Any], Any] | None = None
+    ) -> None:
         if not is_loopback_url(f"http://{host}"):
             raise BackendError(f"the embedded server binds to loopback only, not {host}")
         self._host = host
         self._port = port
+        #: Wraps moto's app inside the lock (servechild's debug profiler: serverprofile.py).
+        self._wrap = wrap
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -365,7 +369,8 @@ class EmbeddedServer:
         )
         from werkzeug.serving import make_server
 
-        app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        inner = DomainDispatcherApplication(create_backend_app)
+        app = _SerialisedApp(self._wrap(inner) if self._wrap is not None else inner)
         said = io.StringIO()  # werkzeug prints a bind failure and exits: one line instead
         try:
             with contextlib.redirect_stderr(said):
