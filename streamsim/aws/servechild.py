@@ -2,7 +2,8 @@
 
 Run as ``python -m streamsim.aws.servechild --port N`` under ``servers._GUARD`` (which ends it
 when the parent goes). Apart from ``servers`` so that ``backend`` and ``servers`` import no loop.
-With ``$STREAMSIM_SERVER_PROFILE`` set, it times moto per operation and writes the figures there
+moto is patched first (``motopatch``: same responses, faster) unless
+``$STREAMSIM_MOTO_UNPATCHED=1``. With ``$STREAMSIM_SERVER_PROFILE`` set, it times moto per operation and writes the figures there
 when it ends (``serverprofile.py``; a debugging aid, off by default).
 """
 
@@ -14,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from streamsim.aws import motopatch
 from streamsim.aws.backend import EmbeddedServer
 from streamsim.aws.serverprofile import CPROFILE_ENV, PROFILE_ENV, ProfilingApp
 
@@ -22,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streamsim.aws.servechild")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
+    if os.environ.get(motopatch.UNPATCHED_ENV) != "1":
+        motopatch.apply()  # two of moto's slow paths; unpatched (and said so) if moto differs
     profile_dir = os.environ.get(PROFILE_ENV)
     profiler: list[ProfilingApp] = []
     wrap = None
