@@ -16,6 +16,11 @@ live pipeline's time goes"), the live pipeline's server time went mostly to:
    DynamoType hashes as it compares) the rest of moto's query runs unchanged, so order,
    pagination, filters and projections are moto's own.
 
+3. **Two lookups made on every request that never change while the server runs**: the list of
+   moto's service modules (``moto.backends.list_of_moto_modules`` lists moto's folder on disk,
+   twice a request) and a response class's method names (``inspect.getmembers`` a request);
+   both are now computed once.
+
 Applied by ``servechild`` (the child of ``servers.MotoProcess``) only when moto's version is one
 these patches were checked against (``TESTED_MOTO_VERSIONS``) and its internals still look as
 expected; otherwise the child runs moto unpatched and says why on stderr (its log), and the
@@ -115,6 +120,15 @@ def why_not(moto_version: str) -> str | None:
             getattr(Table, "all_items", None)
         ):
             return "moto's Table has no query/all_items"
+        import moto.backends
+        import moto.core.responses
+
+        for module, name in (
+            (moto.backends, "list_of_moto_modules"),
+            (moto.core.responses, "method_names_from_class"),
+        ):
+            if not callable(getattr(module, name, None)):
+                return f"{module.__name__} has no {name}"
     except Exception as exc:  # moto or botocore moved: run unpatched
         return f"moto's internals differ ({type(exc).__name__}: {exc})"
     return None
@@ -132,6 +146,8 @@ def apply(moto_version: str | None = None) -> str | None:
         return reason
     _patch_serializer()
     _patch_query()
+    _patch_lookups()
+    print(f"streamsim: moto patched (motopatch, moto {moto_version})", file=sys.stderr, flush=True)
     return None
 
 
@@ -182,3 +198,18 @@ def _patch_query() -> None:
 
     Table.query = query  # type: ignore[method-assign]
     Table._streamsim_patched = True  # type: ignore[attr-defined]
+
+
+def _patch_lookups() -> None:
+    import functools
+
+    import moto.backends
+    import moto.core.responses
+
+    if getattr(moto.backends, "_streamsim_patched", False):
+        return
+    modules = tuple(moto.backends.list_of_moto_modules())  # moto's folder: fixed while we run
+    moto.backends.list_of_moto_modules = lambda: modules  # type: ignore[assignment]
+    method_names = moto.core.responses.method_names_from_class
+    moto.core.responses.method_names_from_class = functools.cache(method_names)  # type: ignore[assignment]
+    moto.backends._streamsim_patched = True  # type: ignore[attr-defined]

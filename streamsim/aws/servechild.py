@@ -24,7 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streamsim.aws.servechild")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    if os.environ.get(motopatch.UNPATCHED_ENV) != "1":
+    if os.environ.get(motopatch.UNPATCHED_ENV) == "1":
+        print("streamsim: moto runs unpatched: asked to", file=sys.stderr, flush=True)
+    else:
         motopatch.apply()  # two of moto's slow paths; unpatched (and said so) if moto differs
     profile_dir = os.environ.get(PROFILE_ENV)
     profiler: list[ProfilingApp] = []
