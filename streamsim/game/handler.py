@@ -49,6 +49,8 @@ from streamsim.game.playstore import play_from_item, query_plays
 from streamsim.game.statestore import load_state, save_state, sequence_number
 
 STRATEGIES = ("read-all", "incremental", "batched")
+#: Players of a batch the batched strategy evaluates at once (BADGE_PLAYER_WORKERS).
+DEFAULT_PLAYER_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -60,11 +62,19 @@ class HandlerSettings:
     state_table: str = "PlayerState"
     strategy: str = "read-all"
     rules: tuple[BadgeRule, ...] = DEFAULT_RULES
+    #: The batched strategy evaluates this many players of a batch at once (threads; our
+    #: choice, not AWS's: streamsim.game.batched). 1: one player after another.
+    player_workers: int = DEFAULT_PLAYER_WORKERS
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"BADGE_STRATEGY {self.strategy!r} is not one of {', '.join(STRATEGIES)}"
+            )
+        workers = self.player_workers
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+            raise ConfigError(
+                f"BADGE_PLAYER_WORKERS {workers!r} is not a whole number from 1 to 64"
             )
 
     @classmethod
@@ -82,7 +92,13 @@ class HandlerSettings:
             state_table=env.get("PLAYER_STATE_TABLE", "PlayerState"),
             strategy=env.get("BADGE_STRATEGY", "read-all"),
             rules=rules,
+            player_workers=_whole(env.get("BADGE_PLAYER_WORKERS", str(DEFAULT_PLAYER_WORKERS))),
         )
+
+
+def _whole(text: str) -> Any:
+    """An environment variable's whole number, else the text (refused by HandlerSettings)."""
+    return int(text) if text.strip().isdigit() else text
 
 
 @dataclass
@@ -154,6 +170,7 @@ class BadgeHandler:
             rules=settings.rules,
             stats=self.stats,
             now=self.now,
+            workers=settings.player_workers,
         )(records)
 
     def process(self, record: Any) -> list[Award]:
