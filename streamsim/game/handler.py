@@ -14,7 +14,8 @@ duplicates never award twice. Two strategies:
 
 Records it cannot understand fail by sequence number in ``batchItemFailures`` [B] without
 stopping the rest of the batch. Configuration comes from environment variables:
-PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, STREAMSIM_DELIVERIES (``emf``:
+PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, BADGE_PLAYER_WORKERS (the
+batched strategy's players at once, 1-64, default 4), STREAMSIM_DELIVERIES (``emf``:
 record each delivery, streamsim.game.deliveries), BADGE_RULES (JSON list of
 {"rule": ..., "params": {...}}), and the endpoint (STREAMSIM_ENDPOINT_URL or
 AWS_ENDPOINT_URL_DYNAMODB; unset on AWS).
