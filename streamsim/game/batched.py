@@ -32,7 +32,6 @@ delivery order and duplicates, like the other strategies (tests/test_batched.py)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from streamsim.errors import EventParseError
 from streamsim.game.achievements import write_awards
 from streamsim.game.badges import Award, BadgeRule, PlayerState, advance, play_order
+from streamsim.game.perplayer import run_each
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
 from streamsim.game.statestore import (
@@ -169,11 +169,7 @@ class BatchedStrategy:
             (player, list({p.play_key: p for p, _ in group}.values()), states[player])
             for player, group in groups.items()
         ]
-        if self.workers > 1 and len(work) > 1:
-            with ThreadPoolExecutor(min(self.workers, len(work))) as pool:
-                outcomes = list(pool.map(lambda w: self._player(*w), work))
-        else:
-            outcomes = [self._player(*w) for w in work]
+        outcomes = run_each(work, lambda w: self._player(*w), self.workers)
         for (player, _, _), outcome in zip(work, outcomes, strict=True):
             self.stats.folds += outcome.folds
             self.stats.rebuilds += outcome.rebuilds
