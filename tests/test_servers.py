@@ -199,3 +199,25 @@ def test_a_request_the_child_cannot_frame_is_answered_and_its_connection_closed(
         assert response.will_close
     finally:
         conn.close()
+
+
+def test_stopping_the_in_process_server_ends_its_kept_alive_connections() -> None:
+    import http.client
+
+    from streamsim.aws.backend import EmbeddedServer
+
+    server = EmbeddedServer()
+    server.start()
+    host, port = server.bound_address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("POST", "/", body=b"{}", headers=_LIST_TABLES)
+        assert json.loads(conn.getresponse().read()) == {"TableNames": []}
+        kept = conn.sock
+        server.stop()
+        with pytest.raises((OSError, http.client.HTTPException)):
+            conn.request("POST", "/", body=b"{}", headers=_LIST_TABLES)
+            conn.getresponse().read()
+        assert kept is not None
+    finally:
+        conn.close()

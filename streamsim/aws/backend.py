@@ -403,8 +403,11 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            from streamsim.aws.keepalive import close_connections
+
             self._server.shutdown()
             self._server.server_close()
+            close_connections(self._server)  # kept-alive connections end with the server
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -12,11 +12,28 @@ Anything else goes to werkzeug's own handling, which answers and closes the conn
 from __future__ import annotations
 
 import io
+import socket
+import threading
 from typing import Any
 
 #: An idle persistent connection is closed after this long (the client reconnects).
 IDLE_TIMEOUT_SECONDS = 300.0
 _HOP_BY_HOP = {"connection", "content-length", "transfer-encoding", "keep-alive"}
+
+
+def close_connections(server: Any) -> None:
+    """Shut every open persistent connection of ``server`` (after ``shutdown``): a client's
+    pooled connection must not keep talking to a stopped server."""
+    open_now = getattr(server, "_streamsim_connections", None)
+    if not open_now:
+        return
+    with server._streamsim_lock:
+        connections = list(open_now)
+    for connection in connections:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def keep_alive_handler(base: type[Any]) -> type[Any]:
@@ -28,6 +45,19 @@ def keep_alive_handler(base: type[Any]) -> type[Any]:
         # Headers and body go out as two writes: without TCP_NODELAY the second waits for the
         # client's delayed ACK (~40 ms a request, measured), which Connection: close hid.
         disable_nagle_algorithm = True
+
+        def setup(self) -> None:
+            super().setup()
+            if not hasattr(self.server, "_streamsim_connections"):
+                self.server._streamsim_lock = threading.Lock()
+                self.server._streamsim_connections = set()
+            with self.server._streamsim_lock:
+                self.server._streamsim_connections.add(self.connection)
+
+        def finish(self) -> None:
+            with self.server._streamsim_lock:
+                self.server._streamsim_connections.discard(self.connection)
+            super().finish()
 
         def run_wsgi(self) -> None:
             length = self.headers.get("Content-Length", "0").strip() or "0"
