@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -102,10 +103,11 @@ def _evaluate(table: _Table, rule_set: tuple[BadgeRule, ...], workers: int | Non
     """The awards of a validated table."""
     if table.n == 0 or not rule_set:
         return empty_awards()
-    earned = _earned_by_chunks(table, rule_set, _workers(workers, table.n))
-    rows = np.concatenate([e[0] for e in earned])
-    rule_no = np.concatenate([e[1] for e in earned])
-    return _awards_frame(table, rule_set, rows, rule_no)
+    parts = _awards_by_chunks(table, rule_set, _workers(workers, table.n))
+    parts = [part for part in parts if len(part)]
+    if len(parts) <= 1:
+        return parts[0] if parts else empty_awards()
+    return pd.concat(parts, ignore_index=True)
 
 
 def _workers(workers: int | None, n: int) -> int:
@@ -135,10 +137,14 @@ def _player_ranges(table: _Table, parts: int) -> list[tuple[int, int]]:
 CHUNK_PLAYS = 1 << 20
 
 
-def _earned_by_chunks(
+def _awards_by_chunks(
     table: _Table, rules: tuple[BadgeRule, ...], threads: int
-) -> list[tuple[Index, Index]]:
-    """``_earned`` of each range of players, in player order (``threads`` ranges at a time)."""
+) -> list[pd.DataFrame]:
+    """The awards of each range of players, in player order (``threads`` ranges at a time).
+
+    Each range's award rows are built in its own thread (decoding strings is a good part of the
+    work), so that only a concatenation is left after the threads.
+    """
     # Ranges of under 2**16 (player, game) pairs let the sorts in ``_ordered`` be radix sorts.
     pairs = len(table.players) * max(len(table.games), 1)
     parts = max(threads, -(-table.n // CHUNK_PLAYS), -(-pairs // 60_000))
@@ -147,12 +153,13 @@ def _earned_by_chunks(
         int(table.utc_ns.min()), int(table.utc_ns.max()), table.zones, table.n
     )
     table = replace(table, calendar=calendar)
+    names = _Names.of(table, rules)
     if len(ranges) == 1:
-        return [_earned(table, rules)]
+        return [_awards_frame(table, rules, *_earned(table, rules), names)]
     partition = _Partition.of(table, ranges)
 
-    def earned(k: int) -> tuple[Index, Index]:
-        return _earned(partition.part(k), rules)
+    def earned(k: int) -> pd.DataFrame:
+        return _awards_frame(partition.table, rules, *_earned(partition.part(k), rules), names)
 
     if threads == 1 or len(ranges) == 1:
         return [earned(k) for k in range(len(ranges))]
@@ -273,7 +280,47 @@ class _Table:
         taken = self.play_id.iloc[rows[ascending]]
         back = np.empty_like(ascending)
         back[ascending] = np.arange(len(ascending))
+        permuted = _permute_fixed_width(taken, back)
+        if permuted is not None:
+            return permuted
         return taken.iloc[back].reset_index(drop=True).astype(str)
+
+
+def _permute_fixed_width(strings: pd.Series, order: Index) -> pd.Series | None:
+    """``strings.iloc[order]`` as a str Series when all are Arrow strings of one byte length
+    (ids usually are): the bytes are permuted as fixed-width rows by numpy, several times
+    faster than Arrow's take of variable-width strings at scattered rows. None otherwise."""
+    if not (isinstance(strings.dtype, pd.StringDtype) and strings.dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa  # present whenever a column is Arrow-backed
+
+    values = pa.array(strings.array)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n == 0 or values.null_count or not pa.types.is_large_string(values.type):
+        return None
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[values.offset : values.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if (
+        width == 0
+        or int(offsets[-1] - offsets[0]) != width * n
+        or (np.diff(offsets) != width).any()
+    ):
+        return None
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    rows = data.view(f"V{width}")[order]
+    out = pa.Array.from_buffers(
+        pa.large_string(),
+        n,
+        [
+            None,
+            pa.py_buffer(np.arange(0, width * (n + 1), width, dtype=np.int64)),
+            pa.py_buffer(rows),
+        ],
+    )
+    return pd.Series(pd.arrays.ArrowStringArray(out), dtype=strings.dtype)
 
 
 @dataclass(frozen=True)
@@ -436,12 +483,9 @@ def _ordered(table: _Table) -> _Ordered:
         player_game -= low
     player_game *= n_games
     player_game += game_a
-    # Stable sort by (player, game) of plays already in time order: a radix sort when the
-    # (player, game) pairs of this range of players fit in 16 bits, else the A position packed in.
-    if table.n and int(player_game[-1]) < 1 << 16:
-        b_to_a = np.argsort(player_game.astype(np.uint16), kind="stable")
-    else:
-        b_to_a = _sort_packed(player_game, np.arange(table.n, dtype=np.int64))
+    # Stable sort by (player, game) of plays already in time order: one sort of the A position
+    # packed under the key, which also yields the sorted keys.
+    b_to_a, player_game_b = _stable_order(player_game)
     return _Ordered(
         by_time=by_time,
         b_to_a=b_to_a,
@@ -449,8 +493,27 @@ def _ordered(table: _Table) -> _Ordered:
         game_a=game_a,
         day_a=day_a,
         score_a=score_a,
-        player_game_b=player_game[b_to_a],
+        player_game_b=player_game_b,
     )
+
+
+def _stable_order(keys: Ints) -> tuple[Index, Ints]:
+    """The stable sorting permutation of non-negative ``keys`` and the sorted keys.
+
+    One SIMD sort of (key, position) packed in an int64 (faster than numpy's stable radix
+    argsort even for 16-bit keys); lexsort when the pair does not fit in 63 bits.
+    """
+    n = len(keys)
+    bits = n.bit_length()
+    if n == 0 or int(keys.max()).bit_length() + bits > 63:
+        order = np.lexsort((np.arange(n), keys)).astype(np.intp)
+        return order, keys[order]
+    packed = keys << bits if keys.dtype == np.int64 else keys.astype(np.int64) << bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << bits) - 1)
+    packed >>= bits
+    return order.astype(np.intp, copy=False), packed
 
 
 def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
@@ -503,20 +566,22 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
 def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
     """``_order_by_player_time`` for rows already in played_at order (a log of plays), else None.
 
-    Then a stable radix sort by player is the whole sort (when the range's players fit in 16
-    bits). None also when one player has two plays at the same instant: play_id decides their
+    Then a stable sort by player is the whole sort. None also when one player has two plays at the same instant: play_id decides their
     order, which the general path handles.
     """
     n, t = table.n, table.utc_ns
     if n < 2:
         return None
     low = int(table.player.min())
-    if int(table.player.max()) - low >= 1 << 16 or not (t[1:] >= t[:-1]).all():
+    if not (t[1:] >= t[:-1]).all():
         return None
-    relative = table.player - low
-    order = np.argsort(relative.astype(np.uint16), kind="stable")
+    relative = table.player.astype(np.int64)
+    relative -= low
+    order, player = _stable_order(relative)
     del relative
-    player_a = table.player[order]
+    player_a = player.astype(np.int32)
+    player_a += low
+    del player
     if (t[1:] == t[:-1]).any():  # a player's plays at one instant: ordered by play_id
         t_a = t[order]
         same = (player_a[1:] == player_a[:-1]) & (t_a[1:] == t_a[:-1])
@@ -610,7 +675,7 @@ def _features(o: _Ordered) -> PlayFeatures:
         days_away_a = _diff(day_a)
     days_away_a -= 1
     days_away_a[new_player] = -1
-    plays_before = b - _group_start(new_player, idx)  # same index range per player in A and B
+    plays_before = b - _group_start(new_player)  # same index range per player in A and B
     del new_player
     # Game aggregates, in B order (player, game, time).
     day = day_a[b]
@@ -618,13 +683,15 @@ def _features(o: _Ordered) -> PlayFeatures:
     new_game = _starts(o.player_game_b)
     new_run = _diff(day) > 1
     new_run |= new_game
-    game_run = day - day[_group_start(new_run, idx)]
+    run_starts = np.flatnonzero(new_run)
+    game_run = day - np.repeat(day[run_starts], np.diff(run_starts, append=n))
     game_run += 1
+    del run_starts
     del new_run
     best_before = np.empty(n, dtype=np.int64)
     best_before[1:] = _segmented_cummax(score, o.player_game_b)[:-1]
     best_before[new_game] = -1
-    game_plays_before = idx - _group_start(new_game, idx)
+    game_plays_before = idx - _group_start(new_game)
     return PlayFeatures(
         score=score,
         local_day=day,
@@ -636,11 +703,11 @@ def _features(o: _Ordered) -> PlayFeatures:
     )
 
 
-def _group_start(starts: npt.NDArray[np.bool_], idx: Ints) -> Ints:
-    """For each element, the index of the start of its group (``starts`` marks group starts)."""
-    first = np.where(starts, idx, 0)
-    np.maximum.accumulate(first, out=first)
-    return first
+def _group_start(starts: npt.NDArray[np.bool_]) -> Ints:
+    """For each element, the index of the start of its group (``starts`` marks group starts,
+    ``starts[0]`` is True): each start repeated over its group."""
+    first = np.flatnonzero(starts)
+    return np.repeat(first, np.diff(first, append=len(starts)))
 
 
 def _diff(values: Ints) -> Ints:
@@ -692,34 +759,62 @@ def _first_plays(rule: BadgeRule, f: PlayFeatures, o: _Ordered, n_games: int) ->
     return first.astype(np.intp)
 
 
+@dataclass(frozen=True)
+class _Names:
+    """The strings an award row is decoded from, as Arrow arrays built once per evaluation
+    (every range of players takes from them): players, badge ids, rule names and params."""
+
+    players: Any
+    badge_ids: Any
+    rules: Any
+    params: Any
+
+    @classmethod
+    def of(cls, table: _Table, rules: tuple[BadgeRule, ...]) -> _Names:
+        import pyarrow as pa  # a project dependency
+
+        def strings(values: pd.Index | list[str]) -> Any:
+            return pa.array(np.asarray(values, dtype=object), pa.large_string())
+
+        return cls(
+            players=strings(table.players),
+            badge_ids=strings([rule.badge_id(g) for rule in rules for g in table.games]),
+            rules=strings([rule.name for rule in rules]),
+            params=strings([rule.params_json() for rule in rules]),
+        )
+
+
 def _awards_frame(
-    table: _Table, rules: tuple[BadgeRule, ...], rows: Index, rule_no: Index
+    table: _Table,
+    rules: tuple[BadgeRule, ...],
+    rows: Index,
+    rule_no: Index,
+    names: _Names | None = None,
 ) -> pd.DataFrame:
     """Assemble award rows from the earning plays' input rows and rule numbers."""
     if len(rows) == 0:
         return empty_awards()
+    names = names or _Names.of(table, rules)
     n_games = len(table.games)
-    badge_ids = [rule.badge_id(g) for rule in rules for g in table.games]
     played_at = pd.DatetimeIndex(table.utc_ns[rows].view("datetime64[ns]")).tz_localize("UTC")
     return pd.DataFrame(
         {
-            "player_id": _strings(table.player[rows], table.players),
-            "badge_id": _strings(rule_no * n_games + table.game[rows], badge_ids),
-            "rule": _strings(rule_no, [rule.name for rule in rules]),
-            "params": _strings(rule_no, [rule.params_json() for rule in rules]),
+            "player_id": _strings(table.player[rows], names.players),
+            "badge_id": _strings(rule_no * n_games + table.game[rows], names.badge_ids),
+            "rule": _strings(rule_no, names.rules),
+            "params": _strings(rule_no, names.params),
             "play_id": table.play_ids(rows),
             "played_at": pd.Series(played_at),
         }
     )
 
 
-def _strings(codes: npt.NDArray[np.integer], values: pd.Index | list[str]) -> pd.Series:
-    """A str Series ``values[codes]``; decoded by Arrow when available (fast for many rows)."""
-    try:
-        import pyarrow as pa
-    except ImportError:  # pragma: no cover - pyarrow is a project dependency
-        return pd.Series(np.asarray(values, dtype=object)[codes], dtype=str)
-    decoded = pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32)), pa.array(np.asarray(values, dtype=object), pa.string())
-    ).cast(pa.string())
-    return pd.Series(decoded.to_pandas(), dtype=str)
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default str dtype (pyarrow-backed)
+
+
+def _strings(codes: npt.NDArray[np.integer], values: Any) -> pd.Series:
+    """A str Series ``values[codes]`` (``values`` an Arrow large_string array), taken by Arrow."""
+    import pyarrow as pa
+
+    taken = values.take(pa.array(codes.astype(np.int32, copy=False)))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken])), dtype=_STR, copy=False)
