@@ -566,8 +566,8 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
 def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
     """``_order_by_player_time`` for rows already in played_at order (a log of plays), else None.
 
-    Then a stable sort by player is the whole sort. None also when one player has two plays at the same instant: play_id decides their
-    order, which the general path handles.
+    Then a stable sort by player is the whole sort; a player's plays at one instant (rare)
+    are then put in play_id order.
     """
     n, t = table.n, table.utc_ns
     if n < 2:
@@ -582,7 +582,7 @@ def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
     player_a = player.astype(np.int32)
     player_a += low
     del player
-    if (t[1:] == t[:-1]).any():  # a player's plays at one instant: ordered by play_id
+    if _same_player_same_instant(table):  # ordered by play_id
         t_a = t[order]
         same = (player_a[1:] == player_a[:-1]) & (t_a[1:] == t_a[:-1])
         if same.any():
@@ -592,6 +592,23 @@ def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
             where = np.flatnonzero(in_run)
             order[where] = _exact_order(order[where], table)
     return order, player_a
+
+
+def _same_player_same_instant(table: _Table) -> bool:
+    """Whether a player has two plays at one instant, in a table in played_at order.
+
+    Plays at one instant are adjacent in such a table, so only the few rows in runs of equal
+    times are compared (no pass over the plays in player order).
+    """
+    t = table.utc_ns
+    tied = np.flatnonzero(t[1:] == t[:-1])
+    if len(tied) == 0:
+        return False
+    rows = np.union1d(tied, tied + 1)
+    player, at = table.player[rows], t[rows]
+    order = np.lexsort((player, at))
+    player, at = player[order], at[order]
+    return bool(((player[1:] == player[:-1]) & (at[1:] == at[:-1])).any())
 
 
 def _exact_order(rows: Index, table: _Table) -> Index:
