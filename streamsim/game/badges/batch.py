@@ -23,7 +23,7 @@ import pandas as pd
 
 from streamsim.errors import PlayValidationError
 from streamsim.game.badges.frames import empty_awards
-from streamsim.game.badges.localdays_batch import ZoneCalendar, local_days
+from streamsim.game.badges.localdays_batch import NS_PER_DAY, ZoneCalendar, local_days
 from streamsim.game.badges.rules import DEFAULT_RULES, BadgeRule, PlayFeatures, check_rules
 from streamsim.game.plays import PLAY_COLUMNS
 
@@ -145,9 +145,7 @@ def _awards_by_chunks(
     Each range's award rows are built in its own thread (decoding strings is a good part of the
     work), so that only a concatenation is left after the threads.
     """
-    # Ranges of under 2**16 (player, game) pairs let the sorts in ``_ordered`` be radix sorts.
-    pairs = len(table.players) * max(len(table.games), 1)
-    parts = max(threads, -(-table.n // CHUNK_PLAYS), -(-pairs // 60_000))
+    parts = max(threads, -(-table.n // CHUNK_PLAYS))
     ranges = _player_ranges(table, min(parts, -(-table.n // 1_000)))
     calendar = ZoneCalendar.build(
         int(table.utc_ns.min()), int(table.utc_ns.max()), table.zones, table.n
@@ -156,10 +154,18 @@ def _awards_by_chunks(
     names = _Names.of(table, rules)
     if len(ranges) == 1:
         return [_awards_frame(table, rules, *_earned(table, rules), names)]
-    partition = _Partition.of(table, ranges)
+    log = _LogPartition.of(table, ranges, threads)
+    if log is not None:
 
-    def earned(k: int) -> pd.DataFrame:
-        return _awards_frame(partition.table, rules, *_earned(partition.part(k), rules), names)
+        def earned(k: int) -> pd.DataFrame:
+            rows, rule_no = _earned_in(log.ordered(k), rules, len(table.games))
+            return _awards_frame(table, rules, rows, rule_no, names)
+
+    else:
+        partition = _Partition.of(table, ranges)
+
+        def earned(k: int) -> pd.DataFrame:
+            return _awards_frame(table, rules, *_earned(partition.part(k), rules), names)
 
     if threads == 1 or len(ranges) == 1:
         return [earned(k) for k in range(len(ranges))]
@@ -219,20 +225,135 @@ class _Partition:
         )
 
 
+@dataclass(frozen=True)
+class _LogPartition:
+    """The plays of a log (rows in played_at order) grouped by range of players, each play's
+    (player, local day, game, score, tied) packed in one int64 before grouping.
+
+    A range's plays are then one gather of one column (the rows of a range are spread over the
+    whole input: each gathered column costs a sweep of memory), and, their rows being in time
+    order, a stable sort by player puts them in (player, time) order. Local days are computed
+    here, slice by slice in threads. "Tied" marks a play sharing its player and instant with
+    another (rare): those are put in play_id order after the sort.
+    """
+
+    table: _Table
+    rows: list[tuple[Index, Ints]]  # per slice of input rows: its rows by range, range ends
+    packed: Ints
+    low_day: int
+    bits: tuple[int, int, int]  # day, game, score
+    ranges: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, table: _Table, ranges: list[tuple[int, int]], threads: int) -> _LogPartition | None:
+        """None unless the table is a log (rows in played_at order) and the packed fields fit
+        in 63 bits."""
+        t, calendar = table.utc_ns, table.calendar
+        if calendar is None or not (t[1:] >= t[:-1]).all():
+            return None
+        low_day = int(t[0]) // NS_PER_DAY - 1  # a local day is within a day of the UTC day
+        bits_day = (int(t[-1]) // NS_PER_DAY + 1 - low_day).bit_length()
+        bits_game = max(len(table.games) - 1, 0).bit_length()
+        bits_score = int(table.score.max()).bit_length()
+        bits_player = max(len(table.players) - 1, 0).bit_length()
+        if bits_player + bits_day + bits_game + bits_score + 1 > 63:
+            return None
+        dtype = np.uint8 if len(ranges) <= 256 else np.uint16 if len(ranges) <= 65536 else np.int64
+        range_of = np.repeat(np.arange(len(ranges), dtype=dtype), [e - f for f, e in ranges])
+        packed = np.empty(table.n, dtype=np.int64)
+
+        def pack(lo: int, hi: int) -> tuple[Index, Ints]:
+            out = packed[lo:hi]
+            np.copyto(out, table.player[lo:hi])
+            out <<= bits_day
+            days = calendar.days(t[lo:hi], table.zone[lo:hi])
+            days -= low_day
+            out |= days
+            del days
+            out <<= bits_game
+            out |= table.game[lo:hi]
+            out <<= bits_score
+            out |= table.score[lo:hi]
+            out <<= 1
+            part = range_of[table.player[lo:hi]]
+            rows = np.argsort(part, kind="stable")  # radix sort for 8- and 16-bit keys
+            rows += lo
+            return rows, np.cumsum(np.bincount(part, minlength=len(ranges)))
+
+        step = -(-table.n // max(threads, 1))
+        slices = [(lo, min(lo + step, table.n)) for lo in range(0, table.n, step)]
+        if len(slices) > 1:
+            with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+                rows = list(pool.map(lambda s: pack(*s), slices))
+        else:
+            rows = [pack(*slices[0])]
+        packed[_tied_rows(table)] |= 1
+        return cls(table, rows, packed, low_day, (bits_day, bits_game, bits_score), ranges)
+
+    def ordered(self, k: int) -> _Ordered:
+        """Range ``k``'s plays in A and B order (input rows: ``rows[by_time]``)."""
+        rows = [r[int(e[k - 1]) if k else 0 : int(e[k])] for r, e in self.rows]
+        by_row = np.concatenate(rows) if len(rows) > 1 else rows[0]
+        packed = self.packed[by_row]
+        bits_day, bits_game, bits_score = self.bits
+        low = self.ranges[k][0]
+        player = packed >> (bits_day + bits_game + bits_score + 1)
+        player -= low
+        order, player = _stable_order(player)  # rows are in time order: (player, time) order
+        packed = packed[order]
+        tied = np.flatnonzero(packed & 1)
+        if len(tied):  # a player's plays at one instant (adjacent now): in play_id order
+            rows_tied = by_row[order[tied]]
+            exact = _positions(rows_tied, _exact_order(rows_tied, self.table))
+            order[tied] = order[tied[exact]]
+            packed[tied] = packed[tied[exact]]
+        packed >>= 1
+        player_a = player.astype(np.int32)
+        player_a += low
+        del player
+        score_a = packed & ((1 << bits_score) - 1)
+        packed >>= bits_score
+        game_a = (packed & ((1 << bits_game) - 1)).astype(np.int32)
+        packed >>= bits_game
+        packed &= (1 << bits_day) - 1
+        packed += self.low_day
+        ordered = _in_game_order(order, player_a, game_a, packed, score_a, len(self.table.games))
+        return replace(ordered, rows=by_row)  # input rows: by_row[by_time], for the few needed
+
+
+def _positions(values: Index, wanted: Index) -> Index:
+    """Where each of ``wanted`` is in ``values`` (distinct values, the same set)."""
+    sorter = np.argsort(values)
+    return sorter[np.searchsorted(values, wanted, sorter=sorter)]
+
+
 def _earned(table: _Table, rules: tuple[BadgeRule, ...]) -> tuple[Index, Index]:
     """(input rows, rule numbers) of the plays that earn badges, in (player, time, rule) order."""
     if table.n == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
-    ordered = _ordered(table)
+    rows, rule_no = _earned_in(_ordered(table), rules, len(table.games))
+    return table.global_rows(rows), rule_no
+
+
+def _earned_in(
+    ordered: _Ordered, rules: tuple[BadgeRule, ...], n_games: int
+) -> tuple[Index, Index]:
+    """(values of ``ordered.by_time``, rule numbers) of the plays that earn badges, in (player,
+    time, rule) order."""
+    if len(ordered.by_time) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
     features = _features(ordered)
-    earners = [_first_plays(rule, features, ordered, len(table.games)) for rule in rules]
+    earners = [_first_plays(rule, features, ordered, n_games) for rule in rules]
     rule_no = np.repeat(np.arange(len(rules), dtype=np.int64), [len(e) for e in earners])
     bits_rule = len(rules).bit_length()
     packed = np.concatenate(earners).astype(np.int64) << bits_rule
     packed |= rule_no
     packed.sort()  # A position then rule number: (player, time, rule) order
     earned_a = packed >> bits_rule
-    return table.global_rows(ordered.by_time[earned_a]), packed & ((1 << bits_rule) - 1)
+    earned = ordered.by_time[earned_a]
+    if ordered.rows is not None:
+        earned = ordered.rows[earned]
+    return earned, packed & ((1 << bits_rule) - 1)
 
 
 @dataclass(frozen=True)
@@ -338,6 +459,8 @@ class _Ordered:
     day_a: Ints  # local day, not yet made non-decreasing
     score_a: Ints
     player_game_b: Ints  # player * n_games + game, non-decreasing
+    #: When set, ``by_time`` holds positions in ``rows``, which holds the input rows.
+    rows: Index | None = None
 
 
 def _validated(plays: pd.DataFrame) -> _Table:
@@ -476,8 +599,15 @@ def _ordered(table: _Table) -> _Ordered:
         days = local_days(table.utc_ns, table.zone, table.zones)
     game_a, day_a, score_a = _gather3(table.game, days, table.score, by_time)
     del days
-    n_games = max(len(table.games), 1)
-    low = int(player_a[0]) if table.n else 0  # player_a is sorted
+    return _in_game_order(by_time, player_a, game_a, day_a, score_a, len(table.games))
+
+
+def _in_game_order(
+    by_time: Index, player_a: Codes, game_a: Codes, day_a: Ints, score_a: Ints, games: int
+) -> _Ordered:
+    """The ``_Ordered`` of plays in A order: adds the B order (player, game, time)."""
+    n_games = max(games, 1)
+    low = int(player_a[0]) if len(player_a) else 0  # player_a is sorted
     player_game = player_a.astype(np.int64)
     if low:
         player_game -= low
@@ -595,20 +725,27 @@ def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
 
 
 def _same_player_same_instant(table: _Table) -> bool:
-    """Whether a player has two plays at one instant, in a table in played_at order.
+    """Whether a player has two plays at one instant, in a table in played_at order."""
+    return len(_tied_rows(table)) > 0
 
-    Plays at one instant are adjacent in such a table, so only the few rows in runs of equal
-    times are compared (no pass over the plays in player order).
-    """
+
+def _tied_rows(table: _Table) -> Index:
+    """The rows sharing their player and instant with another row, in a table in played_at
+    order (ascending). Plays at one instant are adjacent in such a table, so only the few rows
+    in runs of equal times are compared (no pass over the plays in player order)."""
     t = table.utc_ns
     tied = np.flatnonzero(t[1:] == t[:-1])
     if len(tied) == 0:
-        return False
+        return tied
     rows = np.union1d(tied, tied + 1)
     player, at = table.player[rows], t[rows]
     order = np.lexsort((player, at))
-    player, at = player[order], at[order]
-    return bool(((player[1:] == player[:-1]) & (at[1:] == at[:-1])).any())
+    rows, player, at = rows[order], player[order], at[order]
+    same = (player[1:] == player[:-1]) & (at[1:] == at[:-1])
+    in_tie = np.zeros(len(rows), dtype=bool)
+    in_tie[1:] = same
+    in_tie[:-1] |= same
+    return np.sort(rows[in_tie])
 
 
 def _exact_order(rows: Index, table: _Table) -> Index:
