@@ -546,7 +546,7 @@ def _epoch_ns(played_at: pd.Series) -> Ints:
 def _codes(series: pd.Series, sort: bool) -> tuple[Codes, pd.Index]:
     """Integer codes and the distinct values; with ``sort``, codes follow the values' order."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int32)
+        codes = series.cat.codes.to_numpy().astype(np.int32, copy=False)
         uniques = pd.Index(series.cat.categories)
     else:
         codes, uniques = _factorize_strings(series)
@@ -890,8 +890,7 @@ def _segmented_cummax(values: Ints, group: npt.NDArray[np.integer]) -> Ints:
     span = int(values.max()) - low + 1
     if (int(group[-1]) + 1) * span >= 2**62:
         return pd.Series(values).groupby(group).cummax().to_numpy(dtype=np.int64)
-    lift = group.astype(np.int64)
-    lift *= span
+    lift = group * span if group.dtype == np.int64 else group.astype(np.int64) * span
     if low:
         lift -= low
     lifted = values + lift
