@@ -280,13 +280,15 @@ class _LogPartition:
             rows += lo
             return rows, np.cumsum(np.bincount(part, minlength=len(ranges)))
 
-        step = -(-table.n // max(threads, 1))
+        # Slices of about CHUNK_PLAYS rows: temporaries of that size are reused by the
+        # allocator, where ones of all rows would be fresh pages (page faults) at every call.
+        step = -(-table.n // max(threads, -(-table.n // CHUNK_PLAYS)))
         slices = [(lo, min(lo + step, table.n)) for lo in range(0, table.n, step)]
-        if len(slices) > 1:
-            with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+        if threads > 1 and len(slices) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
                 rows = list(pool.map(lambda s: pack(*s), slices))
         else:
-            rows = [pack(*slices[0])]
+            rows = [pack(*s) for s in slices]
         packed[_tied_rows(table)] |= 1
         return cls(table, rows, packed, low_day, (bits_day, bits_game, bits_score), ranges)
 
