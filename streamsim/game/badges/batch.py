@@ -12,6 +12,7 @@ works in place where it can.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -301,9 +302,9 @@ class _LogPartition:
         low = self.ranges[k][0]
         player = packed >> (bits_day + bits_game + bits_score + 1)
         player -= low
-        order, player = _stable_order(player)  # rows are in time order: (player, time) order
+        order, player = _stable_order(player, consume=True)  # rows in time order: (player, time)
         packed = packed[order]
-        tied = np.flatnonzero(packed & 1)
+        tied = np.flatnonzero(_low_bit(packed))
         if len(tied):  # a player's plays at one instant (adjacent now): in play_id order
             rows_tied = by_row[order[tied]]
             exact = _positions(rows_tied, _exact_order(rows_tied, self.table))
@@ -617,7 +618,7 @@ def _in_game_order(
     player_game += game_a
     # Stable sort by (player, game) of plays already in time order: one sort of the A position
     # packed under the key, which also yields the sorted keys.
-    b_to_a, player_game_b = _stable_order(player_game)
+    b_to_a, player_game_b = _stable_order(player_game, consume=True)
     return _Ordered(
         by_time=by_time,
         b_to_a=b_to_a,
@@ -629,7 +630,14 @@ def _in_game_order(
     )
 
 
-def _stable_order(keys: Ints) -> tuple[Index, Ints]:
+def _low_bit(values: Ints) -> npt.NDArray[Any]:
+    """The lowest bit of each value, read from its lowest byte (no int64 temporary)."""
+    if sys.byteorder == "little":
+        return values.view(np.uint8)[:: values.itemsize] & 1
+    return (values & 1).astype(np.uint8)
+
+
+def _stable_order(keys: Ints, *, consume: bool = False) -> tuple[Index, Ints]:
     """The stable sorting permutation of non-negative ``keys`` and the sorted keys.
 
     One SIMD sort of (key, position) packed in an int64 (faster than numpy's stable radix
@@ -640,7 +648,11 @@ def _stable_order(keys: Ints) -> tuple[Index, Ints]:
     if n == 0 or int(keys.max()).bit_length() + bits > 63:
         order = np.lexsort((np.arange(n), keys)).astype(np.intp)
         return order, keys[order]
-    packed = keys << bits if keys.dtype == np.int64 else keys.astype(np.int64) << bits
+    if consume and keys.dtype == np.int64:  # the caller's array becomes the sort buffer
+        packed = keys
+        packed <<= bits
+    else:
+        packed = keys.astype(np.int64) << bits
     packed |= np.arange(n, dtype=np.int64)
     packed.sort()
     order = packed & ((1 << bits) - 1)
@@ -831,7 +843,8 @@ def _features(o: _Ordered) -> PlayFeatures:
         days_away_a = _diff(day_a)
     days_away_a -= 1
     days_away_a[new_player] = -1
-    plays_before = b - _group_start(new_player)  # same index range per player in A and B
+    plays_before = _group_start(new_player)
+    np.subtract(b, plays_before, out=plays_before)  # same index range per player in A and B
     del new_player
     # Game aggregates, in B order (player, game, time).
     day = day_a[b]
@@ -840,14 +853,16 @@ def _features(o: _Ordered) -> PlayFeatures:
     new_run = _diff(day) > 1
     new_run |= new_game
     run_starts = np.flatnonzero(new_run)
-    game_run = day - np.repeat(day[run_starts], np.diff(run_starts, append=n))
+    game_run = np.repeat(day[run_starts], np.diff(run_starts, append=n))
+    np.subtract(day, game_run, out=game_run)
     game_run += 1
     del run_starts
     del new_run
     best_before = np.empty(n, dtype=np.int64)
     best_before[1:] = _segmented_cummax(score, o.player_game_b)[:-1]
     best_before[new_game] = -1
-    game_plays_before = idx - _group_start(new_game)
+    game_plays_before = _group_start(new_game)
+    np.subtract(idx, game_plays_before, out=game_plays_before)
     return PlayFeatures(
         score=score,
         local_day=day,
