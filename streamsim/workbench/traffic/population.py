@@ -709,8 +709,11 @@ def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
         }
     if categorical:
         for name, dictionary in dictionaries.items():
-            categories = pd.Index(dictionary.to_pylist(), dtype="str")
-            columns[name] = pd.Categorical.from_codes(codes[name], categories=categories)
+            # codes are in range by construction: no validation pass over every play
+            categories = pd.Index(_arrow_str(dictionary))
+            columns[name] = pd.Categorical.from_codes(
+                codes[name], categories=categories, validate=False
+            )
     # numeric columns are copies: editing the frame must not edit the population
     played_at = pd.Series(a.played_at_ns.view("M8[ns]"), copy=True).dt.tz_localize("UTC")
     columns["played_at"] = played_at.array
