@@ -244,3 +244,12 @@ def test_many_ranges_of_players_change_nothing(monkeypatch) -> None:  # type: ig
     for variant in (frame, logged):
         for workers in (1, 2):
             pd.testing.assert_frame_equal(evaluate_batch(variant, RULES, workers=workers), expected)
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_logged_input_with_ties_split_across_threads_equals_folding(workers: int) -> None:
+    # A log split by ranges of players packs each play into one integer and sorts by player;
+    # a player's plays at one shared instant must still come out in play_id order.
+    frame = random_plays(4_000, 30, 15).sort_values("played_at", kind="stable")
+    frame = frame.reset_index(drop=True)
+    pd.testing.assert_frame_equal(evaluate_batch(frame, RULES, workers=workers), folded(frame))

@@ -12,9 +12,11 @@ works in place where it can.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +24,7 @@ import pandas as pd
 
 from streamsim.errors import PlayValidationError
 from streamsim.game.badges.frames import empty_awards
-from streamsim.game.badges.localdays_batch import ZoneCalendar, local_days
+from streamsim.game.badges.localdays_batch import NS_PER_DAY, ZoneCalendar, local_days
 from streamsim.game.badges.rules import DEFAULT_RULES, BadgeRule, PlayFeatures, check_rules
 from streamsim.game.plays import PLAY_COLUMNS
 
@@ -102,10 +104,11 @@ def _evaluate(table: _Table, rule_set: tuple[BadgeRule, ...], workers: int | Non
     """The awards of a validated table."""
     if table.n == 0 or not rule_set:
         return empty_awards()
-    earned = _earned_by_chunks(table, rule_set, _workers(workers, table.n))
-    rows = np.concatenate([e[0] for e in earned])
-    rule_no = np.concatenate([e[1] for e in earned])
-    return _awards_frame(table, rule_set, rows, rule_no)
+    parts = _awards_by_chunks(table, rule_set, _workers(workers, table.n))
+    parts = [part for part in parts if len(part)]
+    if len(parts) <= 1:
+        return parts[0] if parts else empty_awards()
+    return pd.concat(parts, ignore_index=True)
 
 
 def _workers(workers: int | None, n: int) -> int:
@@ -135,24 +138,35 @@ def _player_ranges(table: _Table, parts: int) -> list[tuple[int, int]]:
 CHUNK_PLAYS = 1 << 20
 
 
-def _earned_by_chunks(
+def _awards_by_chunks(
     table: _Table, rules: tuple[BadgeRule, ...], threads: int
-) -> list[tuple[Index, Index]]:
-    """``_earned`` of each range of players, in player order (``threads`` ranges at a time)."""
-    # Ranges of under 2**16 (player, game) pairs let the sorts in ``_ordered`` be radix sorts.
-    pairs = len(table.players) * max(len(table.games), 1)
-    parts = max(threads, -(-table.n // CHUNK_PLAYS), -(-pairs // 60_000))
+) -> list[pd.DataFrame]:
+    """The awards of each range of players, in player order (``threads`` ranges at a time).
+
+    Each range's award rows are built in its own thread (decoding strings is a good part of the
+    work), so that only a concatenation is left after the threads.
+    """
+    parts = max(threads, -(-table.n // CHUNK_PLAYS))
     ranges = _player_ranges(table, min(parts, -(-table.n // 1_000)))
     calendar = ZoneCalendar.build(
         int(table.utc_ns.min()), int(table.utc_ns.max()), table.zones, table.n
     )
     table = replace(table, calendar=calendar)
+    names = _Names.of(table, rules)
     if len(ranges) == 1:
-        return [_earned(table, rules)]
-    partition = _Partition.of(table, ranges)
+        return [_awards_frame(table, rules, *_earned(table, rules), names)]
+    log = _LogPartition.of(table, ranges, threads)
+    if log is not None:
 
-    def earned(k: int) -> tuple[Index, Index]:
-        return _earned(partition.part(k), rules)
+        def earned(k: int) -> pd.DataFrame:
+            rows, rule_no = _earned_in(log.ordered(k), rules, len(table.games))
+            return _awards_frame(table, rules, rows, rule_no, names)
+
+    else:
+        partition = _Partition.of(table, ranges)
+
+        def earned(k: int) -> pd.DataFrame:
+            return _awards_frame(table, rules, *_earned(partition.part(k), rules), names)
 
     if threads == 1 or len(ranges) == 1:
         return [earned(k) for k in range(len(ranges))]
@@ -212,20 +226,137 @@ class _Partition:
         )
 
 
+@dataclass(frozen=True)
+class _LogPartition:
+    """The plays of a log (rows in played_at order) grouped by range of players, each play's
+    (player, local day, game, score, tied) packed in one int64 before grouping.
+
+    A range's plays are then one gather of one column (the rows of a range are spread over the
+    whole input: each gathered column costs a sweep of memory), and, their rows being in time
+    order, a stable sort by player puts them in (player, time) order. Local days are computed
+    here, slice by slice in threads. "Tied" marks a play sharing its player and instant with
+    another (rare): those are put in play_id order after the sort.
+    """
+
+    table: _Table
+    rows: list[tuple[Index, Ints]]  # per slice of input rows: its rows by range, range ends
+    packed: Ints
+    low_day: int
+    bits: tuple[int, int, int]  # day, game, score
+    ranges: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, table: _Table, ranges: list[tuple[int, int]], threads: int) -> _LogPartition | None:
+        """None unless the table is a log (rows in played_at order) and the packed fields fit
+        in 63 bits."""
+        t, calendar = table.utc_ns, table.calendar
+        if calendar is None or not (t[1:] >= t[:-1]).all():
+            return None
+        low_day = int(t[0]) // NS_PER_DAY - 1  # a local day is within a day of the UTC day
+        bits_day = (int(t[-1]) // NS_PER_DAY + 1 - low_day).bit_length()
+        bits_game = max(len(table.games) - 1, 0).bit_length()
+        bits_score = int(table.score.max()).bit_length()
+        bits_player = max(len(table.players) - 1, 0).bit_length()
+        if bits_player + bits_day + bits_game + bits_score + 1 > 63:
+            return None
+        dtype = np.uint8 if len(ranges) <= 256 else np.uint16 if len(ranges) <= 65536 else np.int64
+        range_of = np.repeat(np.arange(len(ranges), dtype=dtype), [e - f for f, e in ranges])
+        packed = np.empty(table.n, dtype=np.int64)
+
+        def pack(lo: int, hi: int) -> tuple[Index, Ints]:
+            out = packed[lo:hi]
+            np.copyto(out, table.player[lo:hi])
+            out <<= bits_day
+            days = calendar.days(t[lo:hi], table.zone[lo:hi])
+            days -= low_day
+            out |= days
+            del days
+            out <<= bits_game
+            out |= table.game[lo:hi]
+            out <<= bits_score
+            out |= table.score[lo:hi]
+            out <<= 1
+            part = range_of[table.player[lo:hi]]
+            rows = np.argsort(part, kind="stable")  # radix sort for 8- and 16-bit keys
+            rows += lo
+            return rows, np.cumsum(np.bincount(part, minlength=len(ranges)))
+
+        # Slices of about CHUNK_PLAYS rows: temporaries of that size are reused by the
+        # allocator, where ones of all rows would be fresh pages (page faults) at every call.
+        step = -(-table.n // max(threads, -(-table.n // CHUNK_PLAYS)))
+        slices = [(lo, min(lo + step, table.n)) for lo in range(0, table.n, step)]
+        if threads > 1 and len(slices) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                rows = list(pool.map(lambda s: pack(*s), slices))
+        else:
+            rows = [pack(*s) for s in slices]
+        packed[_tied_rows(table)] |= 1
+        return cls(table, rows, packed, low_day, (bits_day, bits_game, bits_score), ranges)
+
+    def ordered(self, k: int) -> _Ordered:
+        """Range ``k``'s plays in A and B order (input rows: ``rows[by_time]``)."""
+        rows = [r[int(e[k - 1]) if k else 0 : int(e[k])] for r, e in self.rows]
+        by_row = np.concatenate(rows) if len(rows) > 1 else rows[0]
+        packed = self.packed[by_row]
+        bits_day, bits_game, bits_score = self.bits
+        low = self.ranges[k][0]
+        player = packed >> (bits_day + bits_game + bits_score + 1)
+        player -= low
+        order, player = _stable_order(player, consume=True)  # rows in time order: (player, time)
+        packed = packed[order]
+        tied = np.flatnonzero(_low_bit(packed))
+        if len(tied):  # a player's plays at one instant (adjacent now): in play_id order
+            rows_tied = by_row[order[tied]]
+            exact = _positions(rows_tied, _exact_order(rows_tied, self.table))
+            order[tied] = order[tied[exact]]
+            packed[tied] = packed[tied[exact]]
+        packed >>= 1
+        player_a = player.astype(np.int32)
+        player_a += low
+        del player
+        score_a = packed & ((1 << bits_score) - 1)
+        packed >>= bits_score
+        game_a = (packed & ((1 << bits_game) - 1)).astype(np.int32)
+        packed >>= bits_game
+        packed &= (1 << bits_day) - 1
+        packed += self.low_day
+        ordered = _in_game_order(order, player_a, game_a, packed, score_a, len(self.table.games))
+        return replace(ordered, rows=by_row)  # input rows: by_row[by_time], for the few needed
+
+
+def _positions(values: Index, wanted: Index) -> Index:
+    """Where each of ``wanted`` is in ``values`` (distinct values, the same set)."""
+    sorter = np.argsort(values)
+    return sorter[np.searchsorted(values, wanted, sorter=sorter)]
+
+
 def _earned(table: _Table, rules: tuple[BadgeRule, ...]) -> tuple[Index, Index]:
     """(input rows, rule numbers) of the plays that earn badges, in (player, time, rule) order."""
     if table.n == 0:
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
-    ordered = _ordered(table)
+    rows, rule_no = _earned_in(_ordered(table), rules, len(table.games))
+    return table.global_rows(rows), rule_no
+
+
+def _earned_in(
+    ordered: _Ordered, rules: tuple[BadgeRule, ...], n_games: int
+) -> tuple[Index, Index]:
+    """(values of ``ordered.by_time``, rule numbers) of the plays that earn badges, in (player,
+    time, rule) order."""
+    if len(ordered.by_time) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.int64)
     features = _features(ordered)
-    earners = [_first_plays(rule, features, ordered, len(table.games)) for rule in rules]
+    earners = [_first_plays(rule, features, ordered, n_games) for rule in rules]
     rule_no = np.repeat(np.arange(len(rules), dtype=np.int64), [len(e) for e in earners])
     bits_rule = len(rules).bit_length()
     packed = np.concatenate(earners).astype(np.int64) << bits_rule
     packed |= rule_no
     packed.sort()  # A position then rule number: (player, time, rule) order
     earned_a = packed >> bits_rule
-    return table.global_rows(ordered.by_time[earned_a]), packed & ((1 << bits_rule) - 1)
+    earned = ordered.by_time[earned_a]
+    if ordered.rows is not None:
+        earned = ordered.rows[earned]
+    return earned, packed & ((1 << bits_rule) - 1)
 
 
 @dataclass(frozen=True)
@@ -273,7 +404,47 @@ class _Table:
         taken = self.play_id.iloc[rows[ascending]]
         back = np.empty_like(ascending)
         back[ascending] = np.arange(len(ascending))
+        permuted = _permute_fixed_width(taken, back)
+        if permuted is not None:
+            return permuted
         return taken.iloc[back].reset_index(drop=True).astype(str)
+
+
+def _permute_fixed_width(strings: pd.Series, order: Index) -> pd.Series | None:
+    """``strings.iloc[order]`` as a str Series when all are Arrow strings of one byte length
+    (ids usually are): the bytes are permuted as fixed-width rows by numpy, several times
+    faster than Arrow's take of variable-width strings at scattered rows. None otherwise."""
+    if not (isinstance(strings.dtype, pd.StringDtype) and strings.dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa  # present whenever a column is Arrow-backed
+
+    values = pa.array(strings.array)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    n = len(values)
+    if n == 0 or values.null_count or not pa.types.is_large_string(values.type):
+        return None
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[values.offset : values.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if (
+        width == 0
+        or int(offsets[-1] - offsets[0]) != width * n
+        or (np.diff(offsets) != width).any()
+    ):
+        return None
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    rows = data.view(f"V{width}")[order]
+    out = pa.Array.from_buffers(
+        pa.large_string(),
+        n,
+        [
+            None,
+            pa.py_buffer(np.arange(0, width * (n + 1), width, dtype=np.int64)),
+            pa.py_buffer(rows),
+        ],
+    )
+    return pd.Series(pd.arrays.ArrowStringArray(out), dtype=strings.dtype)
 
 
 @dataclass(frozen=True)
@@ -291,6 +462,8 @@ class _Ordered:
     day_a: Ints  # local day, not yet made non-decreasing
     score_a: Ints
     player_game_b: Ints  # player * n_games + game, non-decreasing
+    #: When set, ``by_time`` holds positions in ``rows``, which holds the input rows.
+    rows: Index | None = None
 
 
 def _validated(plays: pd.DataFrame) -> _Table:
@@ -376,7 +549,7 @@ def _epoch_ns(played_at: pd.Series) -> Ints:
 def _codes(series: pd.Series, sort: bool) -> tuple[Codes, pd.Index]:
     """Integer codes and the distinct values; with ``sort``, codes follow the values' order."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        codes = series.cat.codes.to_numpy().astype(np.int32)
+        codes = series.cat.codes.to_numpy().astype(np.int32, copy=False)
         uniques = pd.Index(series.cat.categories)
     else:
         codes, uniques = _factorize_strings(series)
@@ -429,19 +602,23 @@ def _ordered(table: _Table) -> _Ordered:
         days = local_days(table.utc_ns, table.zone, table.zones)
     game_a, day_a, score_a = _gather3(table.game, days, table.score, by_time)
     del days
-    n_games = max(len(table.games), 1)
-    low = int(player_a[0]) if table.n else 0  # player_a is sorted
+    return _in_game_order(by_time, player_a, game_a, day_a, score_a, len(table.games))
+
+
+def _in_game_order(
+    by_time: Index, player_a: Codes, game_a: Codes, day_a: Ints, score_a: Ints, games: int
+) -> _Ordered:
+    """The ``_Ordered`` of plays in A order: adds the B order (player, game, time)."""
+    n_games = max(games, 1)
+    low = int(player_a[0]) if len(player_a) else 0  # player_a is sorted
     player_game = player_a.astype(np.int64)
     if low:
         player_game -= low
     player_game *= n_games
     player_game += game_a
-    # Stable sort by (player, game) of plays already in time order: a radix sort when the
-    # (player, game) pairs of this range of players fit in 16 bits, else the A position packed in.
-    if table.n and int(player_game[-1]) < 1 << 16:
-        b_to_a = np.argsort(player_game.astype(np.uint16), kind="stable")
-    else:
-        b_to_a = _sort_packed(player_game, np.arange(table.n, dtype=np.int64))
+    # Stable sort by (player, game) of plays already in time order: one sort of the A position
+    # packed under the key, which also yields the sorted keys.
+    b_to_a, player_game_b = _stable_order(player_game, consume=True)
     return _Ordered(
         by_time=by_time,
         b_to_a=b_to_a,
@@ -449,8 +626,38 @@ def _ordered(table: _Table) -> _Ordered:
         game_a=game_a,
         day_a=day_a,
         score_a=score_a,
-        player_game_b=player_game[b_to_a],
+        player_game_b=player_game_b,
     )
+
+
+def _low_bit(values: Ints) -> npt.NDArray[Any]:
+    """The lowest bit of each value, read from its lowest byte (no int64 temporary)."""
+    if sys.byteorder == "little":
+        return values.view(np.uint8)[:: values.itemsize] & 1
+    return (values & 1).astype(np.uint8)
+
+
+def _stable_order(keys: Ints, *, consume: bool = False) -> tuple[Index, Ints]:
+    """The stable sorting permutation of non-negative ``keys`` and the sorted keys.
+
+    One SIMD sort of (key, position) packed in an int64 (faster than numpy's stable radix
+    argsort even for 16-bit keys); lexsort when the pair does not fit in 63 bits.
+    """
+    n = len(keys)
+    bits = n.bit_length()
+    if n == 0 or int(keys.max()).bit_length() + bits > 63:
+        order = np.lexsort((np.arange(n), keys)).astype(np.intp)
+        return order, keys[order]
+    if consume and keys.dtype == np.int64:  # the caller's array becomes the sort buffer
+        packed = keys
+        packed <<= bits
+    else:
+        packed = keys.astype(np.int64) << bits
+    packed |= np.arange(n, dtype=np.int64)
+    packed.sort()
+    order = packed & ((1 << bits) - 1)
+    packed >>= bits
+    return order.astype(np.intp, copy=False), packed
 
 
 def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
@@ -503,21 +710,23 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
 def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
     """``_order_by_player_time`` for rows already in played_at order (a log of plays), else None.
 
-    Then a stable radix sort by player is the whole sort (when the range's players fit in 16
-    bits). None also when one player has two plays at the same instant: play_id decides their
-    order, which the general path handles.
+    Then a stable sort by player is the whole sort; a player's plays at one instant (rare)
+    are then put in play_id order.
     """
     n, t = table.n, table.utc_ns
     if n < 2:
         return None
     low = int(table.player.min())
-    if int(table.player.max()) - low >= 1 << 16 or not (t[1:] >= t[:-1]).all():
+    if not (t[1:] >= t[:-1]).all():
         return None
-    relative = table.player - low
-    order = np.argsort(relative.astype(np.uint16), kind="stable")
+    relative = table.player.astype(np.int64)
+    relative -= low
+    order, player = _stable_order(relative)
     del relative
-    player_a = table.player[order]
-    if (t[1:] == t[:-1]).any():  # a player's plays at one instant: ordered by play_id
+    player_a = player.astype(np.int32)
+    player_a += low
+    del player
+    if _same_player_same_instant(table):  # ordered by play_id
         t_a = t[order]
         same = (player_a[1:] == player_a[:-1]) & (t_a[1:] == t_a[:-1])
         if same.any():
@@ -527,6 +736,30 @@ def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
             where = np.flatnonzero(in_run)
             order[where] = _exact_order(order[where], table)
     return order, player_a
+
+
+def _same_player_same_instant(table: _Table) -> bool:
+    """Whether a player has two plays at one instant, in a table in played_at order."""
+    return len(_tied_rows(table)) > 0
+
+
+def _tied_rows(table: _Table) -> Index:
+    """The rows sharing their player and instant with another row, in a table in played_at
+    order (ascending). Plays at one instant are adjacent in such a table, so only the few rows
+    in runs of equal times are compared (no pass over the plays in player order)."""
+    t = table.utc_ns
+    tied = np.flatnonzero(t[1:] == t[:-1])
+    if len(tied) == 0:
+        return tied
+    rows = np.union1d(tied, tied + 1)
+    player, at = table.player[rows], t[rows]
+    order = np.lexsort((player, at))
+    rows, player, at = rows[order], player[order], at[order]
+    same = (player[1:] == player[:-1]) & (at[1:] == at[:-1])
+    in_tie = np.zeros(len(rows), dtype=bool)
+    in_tie[1:] = same
+    in_tie[:-1] |= same
+    return np.sort(rows[in_tie])
 
 
 def _exact_order(rows: Index, table: _Table) -> Index:
@@ -610,7 +843,8 @@ def _features(o: _Ordered) -> PlayFeatures:
         days_away_a = _diff(day_a)
     days_away_a -= 1
     days_away_a[new_player] = -1
-    plays_before = b - _group_start(new_player, idx)  # same index range per player in A and B
+    plays_before = _group_start(new_player)
+    np.subtract(b, plays_before, out=plays_before)  # same index range per player in A and B
     del new_player
     # Game aggregates, in B order (player, game, time).
     day = day_a[b]
@@ -618,13 +852,17 @@ def _features(o: _Ordered) -> PlayFeatures:
     new_game = _starts(o.player_game_b)
     new_run = _diff(day) > 1
     new_run |= new_game
-    game_run = day - day[_group_start(new_run, idx)]
+    run_starts = np.flatnonzero(new_run)
+    game_run = np.repeat(day[run_starts], np.diff(run_starts, append=n))
+    np.subtract(day, game_run, out=game_run)
     game_run += 1
+    del run_starts
     del new_run
     best_before = np.empty(n, dtype=np.int64)
     best_before[1:] = _segmented_cummax(score, o.player_game_b)[:-1]
     best_before[new_game] = -1
-    game_plays_before = idx - _group_start(new_game, idx)
+    game_plays_before = _group_start(new_game)
+    np.subtract(idx, game_plays_before, out=game_plays_before)
     return PlayFeatures(
         score=score,
         local_day=day,
@@ -636,11 +874,11 @@ def _features(o: _Ordered) -> PlayFeatures:
     )
 
 
-def _group_start(starts: npt.NDArray[np.bool_], idx: Ints) -> Ints:
-    """For each element, the index of the start of its group (``starts`` marks group starts)."""
-    first = np.where(starts, idx, 0)
-    np.maximum.accumulate(first, out=first)
-    return first
+def _group_start(starts: npt.NDArray[np.bool_]) -> Ints:
+    """For each element, the index of the start of its group (``starts`` marks group starts,
+    ``starts[0]`` is True): each start repeated over its group."""
+    first = np.flatnonzero(starts)
+    return np.repeat(first, np.diff(first, append=len(starts)))
 
 
 def _diff(values: Ints) -> Ints:
@@ -669,8 +907,7 @@ def _segmented_cummax(values: Ints, group: npt.NDArray[np.integer]) -> Ints:
     span = int(values.max()) - low + 1
     if (int(group[-1]) + 1) * span >= 2**62:
         return pd.Series(values).groupby(group).cummax().to_numpy(dtype=np.int64)
-    lift = group.astype(np.int64)
-    lift *= span
+    lift = group * span if group.dtype == np.int64 else group.astype(np.int64) * span
     if low:
         lift -= low
     lifted = values + lift
@@ -692,34 +929,62 @@ def _first_plays(rule: BadgeRule, f: PlayFeatures, o: _Ordered, n_games: int) ->
     return first.astype(np.intp)
 
 
+@dataclass(frozen=True)
+class _Names:
+    """The strings an award row is decoded from, as Arrow arrays built once per evaluation
+    (every range of players takes from them): players, badge ids, rule names and params."""
+
+    players: Any
+    badge_ids: Any
+    rules: Any
+    params: Any
+
+    @classmethod
+    def of(cls, table: _Table, rules: tuple[BadgeRule, ...]) -> _Names:
+        import pyarrow as pa  # a project dependency
+
+        def strings(values: pd.Index | list[str]) -> Any:
+            return pa.array(np.asarray(values, dtype=object), pa.large_string())
+
+        return cls(
+            players=strings(table.players),
+            badge_ids=strings([rule.badge_id(g) for rule in rules for g in table.games]),
+            rules=strings([rule.name for rule in rules]),
+            params=strings([rule.params_json() for rule in rules]),
+        )
+
+
 def _awards_frame(
-    table: _Table, rules: tuple[BadgeRule, ...], rows: Index, rule_no: Index
+    table: _Table,
+    rules: tuple[BadgeRule, ...],
+    rows: Index,
+    rule_no: Index,
+    names: _Names | None = None,
 ) -> pd.DataFrame:
     """Assemble award rows from the earning plays' input rows and rule numbers."""
     if len(rows) == 0:
         return empty_awards()
+    names = names or _Names.of(table, rules)
     n_games = len(table.games)
-    badge_ids = [rule.badge_id(g) for rule in rules for g in table.games]
     played_at = pd.DatetimeIndex(table.utc_ns[rows].view("datetime64[ns]")).tz_localize("UTC")
     return pd.DataFrame(
         {
-            "player_id": _strings(table.player[rows], table.players),
-            "badge_id": _strings(rule_no * n_games + table.game[rows], badge_ids),
-            "rule": _strings(rule_no, [rule.name for rule in rules]),
-            "params": _strings(rule_no, [rule.params_json() for rule in rules]),
+            "player_id": _strings(table.player[rows], names.players),
+            "badge_id": _strings(rule_no * n_games + table.game[rows], names.badge_ids),
+            "rule": _strings(rule_no, names.rules),
+            "params": _strings(rule_no, names.params),
             "play_id": table.play_ids(rows),
             "played_at": pd.Series(played_at),
         }
     )
 
 
-def _strings(codes: npt.NDArray[np.integer], values: pd.Index | list[str]) -> pd.Series:
-    """A str Series ``values[codes]``; decoded by Arrow when available (fast for many rows)."""
-    try:
-        import pyarrow as pa
-    except ImportError:  # pragma: no cover - pyarrow is a project dependency
-        return pd.Series(np.asarray(values, dtype=object)[codes], dtype=str)
-    decoded = pa.DictionaryArray.from_arrays(
-        pa.array(codes.astype(np.int32)), pa.array(np.asarray(values, dtype=object), pa.string())
-    ).cast(pa.string())
-    return pd.Series(decoded.to_pandas(), dtype=str)
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default str dtype (pyarrow-backed)
+
+
+def _strings(codes: npt.NDArray[np.integer], values: Any) -> pd.Series:
+    """A str Series ``values[codes]`` (``values`` an Arrow large_string array), taken by Arrow."""
+    import pyarrow as pa
+
+    taken = values.take(pa.array(codes.astype(np.int32, copy=False)))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken])), dtype=_STR, copy=False)
