@@ -39,7 +39,13 @@ from streamsim.workbench.scale.model import (
     throttle_writes,
     write_units,
 )
-from streamsim.workbench.scale.writer import play_record_sizes, route_hashes, write_ahead
+from streamsim.workbench.scale.writer import (
+    PlayRows,
+    play_keys,
+    play_record_sizes,
+    route_hashes,
+    write_ahead,
+)
 
 GAMES = ("chess", "sudoku", "wordle", "tetris", "solitaire")
 
@@ -196,8 +202,7 @@ def simulate_scale(
     clock = VirtualClock()
     start = clock.now()
     plays, sent = synthetic_plays(scenario, start)
-    items = _items(plays, sent)
-    units = write_units(item_size(items[0])) if items else 1
+    units = write_units(item_size(_items(plays.head(1), sent[:1])[0])) if len(plays) else 1
     shards = (
         auto_shards(scenario.rate, units, model)
         if scenario.shards == "auto"
@@ -206,14 +211,13 @@ def simulate_scale(
     written = sent
     throttled = 0
     hashes = route_hashes(plays["player_id"])
-    if scenario.throttling and len(items):
+    if scenario.throttling and len(plays):
         partition = hashes % shards  # each play's partition, as the stream routes it
         written, throttled = throttle_writes(sent, partition, units, shards, model)
         order = np.argsort(written, kind="stable")
         if np.any(order != np.arange(len(order))):
             plays = plays.iloc[order].reset_index(drop=True)
             sent, written, hashes = sent[order], written[order], hashes[order]
-            items = [items[i] for i in order]
     stream = InMemoryStream("Plays", clock=clock.now, shards=shards, partition_key="player_id")
     poison = _poison(plays, scenario)
     handler = ScaleHandler(
@@ -247,16 +251,17 @@ def simulate_scale(
 
     trigger.start()
     writer = (
-        _per_record_writer(clock, stream, written, items, before_block)
+        _per_record_writer(clock, stream, written, _items(plays, sent), before_block)
         if scenario.per_record_writes
         else write_ahead(
             clock,
             stream,
             written,
-            items,
+            (),
             before_block=before_block,
             sizes=play_record_sizes(plays, sent),
             route_hashes=hashes,
+            rows=PlayRows.from_frame(plays, sent),
         )
     )
     with trigger.invoker.output.installed():
@@ -265,9 +270,7 @@ def simulate_scale(
     if progress is not None:
         progress(total, total)
     frames = trigger.capture.frames()
-    plays_frame = plays.assign(
-        play_key=[i["play_key"]["S"] for i in items], written_at=sent, acked_at=written
-    )
+    plays_frame = plays.assign(play_key=play_keys(plays), written_at=sent, acked_at=written)
     achievements = pd.DataFrame(
         columns=["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]
     )
