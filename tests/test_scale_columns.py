@@ -13,7 +13,7 @@ import pytest
 
 from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import StreamRecord, keys_json, number_size, stream_record_size
-from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.config import DestinationConfig, EventSourceMapping, TriggerTiming
 from streamsim.workbench.scale import run as run_module
 from streamsim.workbench.scale.model import ScaleModel
 from streamsim.workbench.scale.run import ScaleScenario, simulate_scale, synthetic_plays
@@ -174,3 +174,35 @@ def test_rows_written_in_bulk_read_back_as_the_same_records_as_single_writes() -
     assert read(bulk, "TRIM_HORIZON") == read(single, "TRIM_HORIZON")
     now[0] = float(sent[half]) + 86_400 + 1e-3  # the first half is past the retention
     assert read(bulk, "TRIM_HORIZON") == read(single, "TRIM_HORIZON")  # trimmed alike
+
+
+def test_scale_accounting_equals_the_play_timeline() -> None:
+    """The summary's per-play dispositions and times (joined by Arrow) are play_timeline's."""
+    from streamsim.workbench.analysis import play_timeline
+
+    mapping = EventSourceMapping(
+        starting_position="TRIM_HORIZON",
+        maximum_retry_attempts=1,
+        destination_config=DestinationConfig(
+            on_failure="arn:aws:sqs:eu-central-1:123456789012:dlq"
+        ),
+    )
+    result = simulate_scale(
+        ScaleScenario(rate=200.0, seconds=10.0, shards=3, players=50, poison=3, mapping=mapping)
+    )
+    timeline = play_timeline(result.run)
+    disposition, at = run_module._play_outcomes(result.run)
+    assert (
+        list(disposition)
+        == timeline["disposition"]
+        .astype(object)
+        .where(timeline["disposition"].notna(), None)
+        .tolist()
+    )
+    assert set(disposition) >= {"processed", "destination"}
+    np.testing.assert_array_equal(at[disposition == "processed"], timeline["processed_at"].dropna())
+    # A play without a record is unaccounted (None), never counted as processed.
+    plays = result.run.plays.copy()
+    plays.loc[0, "play_key"] = "missing"
+    run = replace(result.run, tables={**result.run.tables, "plays": plays})
+    assert run_module._play_outcomes(run)[0][0] is None

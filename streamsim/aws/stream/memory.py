@@ -264,6 +264,17 @@ class InMemoryStream:
             for k in touched[np.argsort(first_at, kind="stable")].tolist():
                 self._changed(open_shards[k].shard_id)
 
+    def release_rows(self) -> None:
+        """Drop every record and the row source, keeping the shards (a bulk run is over and its
+        capture holds what it needs): the stream's memory goes back."""
+        for shard in self._shards.values():
+            shard.trimmed += len(shard)
+            shard.trimmed_through = shard.seqs[-1] + _SEQ_BASE if len(shard) else None
+            shard.dicts_trimmed += len(shard.dicts)
+            shard.times, shard.sizes = array("d"), array("q")
+            shard.seqs, shard.refs, shard.dicts = array("q"), array("q"), []
+        self._source = None
+
     def _record(self, shard: _Shard, i: int) -> dict[str, Any]:
         """The stored record at position ``i`` of ``shard`` (built from the row source for rows
         written with ``write_rows``)."""

@@ -23,6 +23,7 @@ import simpy
 
 from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import StreamRecord, item_size
+from streamsim.aws.trigger.capture import disposition_rows, record_rows
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.destinations import MemoryDestination
 from streamsim.aws.trigger.engine import Trigger
@@ -32,7 +33,7 @@ from streamsim.clock import Clock, VirtualClock
 from streamsim.errors import ConfigError
 from streamsim.validation import require_int, require_positive
 from streamsim.workbench.runfolder import Run
-from streamsim.workbench.scale.metrics import cloudwatch_metrics
+from streamsim.workbench.scale.metrics import arrow_text, cloudwatch_metrics, first_match
 from streamsim.workbench.scale.model import (
     ScaleModel,
     auto_shards,
@@ -270,6 +271,10 @@ def simulate_scale(
     if progress is not None:
         progress(total, total)
     frames = trigger.capture.frames()
+    # The frames hold every row now: let the capture's columns and the stream's go.
+    trigger.capture.records = record_rows()
+    trigger.capture.dispositions = disposition_rows()
+    stream.release_rows()
     plays_frame = plays.assign(play_key=play_keys(plays), written_at=sent, acked_at=written)
     achievements = pd.DataFrame(
         columns=["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]
@@ -375,19 +380,17 @@ def _rollover(
 def _summary(
     run: Run, metrics: pd.DataFrame, shards: int, throttled: int, invoke_throttles: int, units: int
 ) -> dict[str, Any]:
-    from streamsim.workbench.analysis import play_timeline
-
-    timeline = play_timeline(run)
-    counts = timeline["disposition"].fillna("unaccounted").value_counts().to_dict()
-    done = timeline.loc[timeline["disposition"] == "processed"]
-    latency = (done["processed_at"] - done["written_at"]).astype(float)
+    disposition, at = _play_outcomes(run)
+    counts = pd.Series(disposition).fillna("unaccounted").value_counts().to_dict()
+    processed = disposition == "processed"
+    latency = pd.Series(at[processed] - run.plays["written_at"].to_numpy(dtype=float)[processed])
     pct = {
         f"p{p}_s": float(latency.quantile(p / 100)) if len(latency) else math.nan
         for p in (50, 95, 99)
     }
     attempts = run.attempts
     return {
-        "plays_sent": int(len(timeline)),
+        "plays_sent": int(len(run.plays)),
         "shards": shards,
         "write_units_per_play": units,
         "throttled_writes": int(throttled),
@@ -407,6 +410,34 @@ def _summary(
         ),
         "drained": bool(run.config.get("drained")),
     }
+
+
+def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Each play's disposition (None: unaccounted) and its time, as ``analysis.play_timeline``
+    joins them (plays to their first INSERT record by key, records to their first disposition
+    by sequence number), by Arrow on the columns: no frame per play, no Python string per row."""
+    import pyarrow as pa
+
+    from streamsim.workbench.analysis import record_key
+
+    plays, records, dispositions = run.plays, run.records, run.dispositions
+    insert = (records["event_name"] == "INSERT").to_numpy(dtype=bool)
+    inserts = records if insert.all() else records.loc[insert]
+    keys = record_key(plays["player_id"].astype(str), plays["play_key"].astype(str))
+    record = first_match(keys, inserts["keys"])
+    del keys
+    seq = arrow_text(inserts["sequence_number"]).take(
+        pa.array(np.maximum(record, 0), mask=record < 0)
+    )
+    found = first_match(seq, dispositions["sequence_number"])
+    del seq
+    hit = found >= 0
+    codes, kinds = pd.factorize(dispositions["disposition"])
+    disposition = np.full(len(plays), None, dtype=object)
+    disposition[hit] = np.asarray(kinds, dtype=object)[codes[found[hit]]]
+    at = np.full(len(plays), np.nan)
+    at[hit] = dispositions["at"].to_numpy(dtype=float)[found[hit]]
+    return disposition, at
 
 
 def _cost(scenario: ScaleScenario, summary: dict[str, Any]) -> pd.DataFrame | None:
