@@ -68,6 +68,8 @@ def test_row_columns_give_back_the_rows_and_the_frame_of_the_rows(rows, store) -
     assert kept[-1] == rows[-1] and kept[1:3] == rows[1:3] and len(kept) == len(rows)
     expected = pd.DataFrame.from_records(rows, columns=list(type(rows[0])._fields))
     pd.testing.assert_frame_equal(kept.frame(), expected)
+    pd.testing.assert_frame_equal(kept.frame(release=True), expected)
+    assert len(kept) == 0 and list(kept) == []  # released: emptied as the frame took the rows
 
 
 def test_an_empty_store_is_an_empty_frame_with_the_columns() -> None:

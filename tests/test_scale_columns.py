@@ -115,13 +115,15 @@ def test_play_rows_build_exactly_the_play_items() -> None:
     assert [rows.new_image(i) for i in range(len(rows))] == items
     keys = [{"player_id": i["player_id"], "play_key": i["play_key"]} for i in items]
     assert [rows.keys(i) for i in range(len(rows))] == keys
+    assert rows.items(list(range(len(rows)))[::-1]) == list(zip(keys, items, strict=True))[::-1]
     # Years of other widths: the texts themselves.
     old = plays.head(3).assign(
         played_at=pd.Series([pd.Timestamp("0999-12-31 23:59:59.5", tz="UTC")] * 3)
     )
-    assert [PlayRows.from_frame(old, sent[:3]).new_image(i) for i in range(3)] == play_items(
-        old, sent[:3]
-    )
+    expected = play_items(old, sent[:3])
+    old_rows = PlayRows.from_frame(old, sent[:3])
+    assert [old_rows.new_image(i) for i in range(3)] == expected
+    assert [image for _, image in old_rows.items([0, 1, 2])] == expected
 
 
 def test_rows_written_in_bulk_read_back_as_the_same_records_as_single_writes() -> None:

@@ -43,6 +43,10 @@ class RowSource(Protocol):
 
     def new_image(self, row: int) -> dict[str, Any]: ...
 
+    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(keys(row), new_image(row))`` for each row, at once (a reader's page)."""
+        ...
+
 
 #: Sequence numbers are stored as offsets from this (they start here and fit 64 bits above it).
 _SEQ_BASE = 100000000000000000000
@@ -275,6 +279,44 @@ class InMemoryStream:
             shard.seqs, shard.refs, shard.dicts = array("q"), array("q"), []
         self._source = None
 
+    def _records(self, shard: _Shard, start: int, end: int) -> list[dict[str, Any]]:
+        """The stored records at positions ``start:end`` (rows of the source built at once)."""
+        refs = shard.refs[start:end]
+        if self._source is None or min(refs, default=-1) < 0:
+            return [self._record(shard, i) for i in range(start, end)]
+        items = self._source.items(refs)
+        salt, region, view = self._event_salt, self._region, self.view_type
+        image = view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
+        out = []
+        for (keys, new_image), when, size, offset in zip(
+            items,
+            shard.times[start:end],
+            shard.sizes[start:end],
+            shard.seqs[start:end],
+            strict=True,
+        ):
+            seq = offset + _SEQ_BASE
+            ddb: dict[str, Any] = {
+                "ApproximateCreationDateTime": datetime.fromtimestamp(when, timezone.utc),
+                "Keys": keys,
+                "SequenceNumber": str(seq),
+                "SizeBytes": size,
+                "StreamViewType": view,
+            }
+            if image:
+                ddb["NewImage"] = new_image
+            out.append(
+                {
+                    "eventID": f"{salt}{seq & 0xFFFFFFFFFFFFFFFF:016x}",
+                    "eventName": "INSERT",
+                    "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": region,
+                    "dynamodb": ddb,
+                }
+            )
+        return out
+
     def _record(self, shard: _Shard, i: int) -> dict[str, Any]:
         """The stored record at position ``i`` of ``shard`` (built from the row source for rows
         written with ``write_rows``)."""
@@ -427,7 +469,7 @@ class InMemoryStream:
             if total > MAX_GET_RECORDS_BYTES and i > position:
                 end = i
                 break
-        records = [self._record(shard, i) for i in range(position, end)]
+        records = self._records(shard, position, end)
         new_position = position + len(records)
         # Records are shared read-only with the caller (no copy): readers build their own events.
         out: dict[str, Any] = {"Records": records}

@@ -151,13 +151,14 @@ class Capture:
         out["invocations"] = len(self.attempts)
         return out
 
-    def frames(self) -> dict[str, Any]:
-        """DataFrames: records, attempts, dispositions, poll_errors."""
+    def frames(self, release: bool = False) -> dict[str, Any]:
+        """DataFrames: records, attempts, dispositions, poll_errors. ``release``: empty the
+        per-record stores while converting them (a finished run's capture, at scale)."""
         import pandas as pd
 
         def frame(rows: Any, cls: Any) -> pd.DataFrame:
             if isinstance(rows, RowColumns):
-                return rows.frame()
+                return rows.frame(release)
             columns = list(cls._fields)
             if not rows:
                 return pd.DataFrame(columns=columns)

@@ -28,13 +28,15 @@ class _Codes:
         self.codes = array("i")
         self.values: list[Any] = []
         self._index: dict[Any, int] = {}
+        self._append_code = self.codes.append
 
     def append(self, value: Any) -> None:
-        code = self._index.get(value)
-        if code is None:
-            code = self._index[value] = len(self.values)
+        try:
+            self._append_code(self._index[value])
+        except KeyError:
+            self._index[value] = len(self.values)
             self.values.append(value)
-        self.codes.append(code)
+            self._append_code(self._index[value])
 
     def __getitem__(self, i: int) -> Any:
         return self.values[self.codes[i]]
@@ -105,12 +107,18 @@ class _Decimal:
         self.other: dict[int, str | None] = {}
 
     def append(self, value: str | None) -> None:
-        if isinstance(value, str) and value.isascii() and value.isdigit():
+        # A plain decimal: ASCII digits without a leading zero (str(int(value)) == value).
+        if (
+            type(value) is str
+            and value.isascii()
+            and value.isdigit()
+            and (value[0] != "0" or value == "0")
+        ):
             number = int(value)
             if self.base is None:
                 self.base = number
             offset = number - self.base
-            if str(number) == value and -(2**63) <= offset < 2**63:
+            if -(2**63) <= offset < 2**63:
                 self.offsets.append(offset)
                 return
         self.other[len(self.offsets)] = value
@@ -200,12 +208,17 @@ class RowColumns(Sequence[T], Generic[T]):
     def __init__(self, row_type: Any, kinds: dict[str, str]) -> None:
         self.row_type = row_type
         self.fields: tuple[str, ...] = tuple(row_type._fields)
-        self._columns: list[Any] = [KINDS[kinds[name]]() for name in self.fields]
+        self._kinds = dict(kinds)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._columns: list[Any] = [KINDS[self._kinds[name]]() for name in self.fields]
+        self._appends = [column.append for column in self._columns]
         self._n = 0
 
     def append(self, row: T) -> None:
-        for column, value in zip(self._columns, row, strict=True):  # type: ignore[call-overload]
-            column.append(value)
+        for append, value in zip(self._appends, row, strict=True):  # type: ignore[call-overload]
+            append(value)
         self._n += 1
 
     def extend(self, rows: Sequence[T]) -> None:
@@ -244,12 +257,18 @@ class RowColumns(Sequence[T], Generic[T]):
     def __repr__(self) -> str:
         return f"RowColumns({self.row_type.__name__}, {self._n} rows)"
 
-    def frame(self) -> Any:
-        """The rows as a DataFrame, built column by column."""
+    def frame(self, release: bool = False) -> Any:
+        """The rows as a DataFrame, built column by column. ``release``: empty the store as
+        each column is converted (the rows and the frame are never both held in full)."""
         import pandas as pd
 
         if not self._n:
             return pd.DataFrame(columns=list(self.fields))
-        return pd.DataFrame(
-            {name: column.series() for name, column in zip(self.fields, self._columns, strict=True)}
-        )
+        data = {}
+        for i, name in enumerate(self.fields):
+            data[name] = self._columns[i].series()
+            if release:
+                self._columns[i] = None
+        if release:
+            self._reset()
+        return pd.DataFrame(data, copy=False)

@@ -23,7 +23,6 @@ import simpy
 
 from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import StreamRecord, item_size
-from streamsim.aws.trigger.capture import disposition_rows, record_rows
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.destinations import MemoryDestination
 from streamsim.aws.trigger.engine import Trigger
@@ -270,11 +269,9 @@ def simulate_scale(
     drained = trigger.run_until_drained(scenario.drain_seconds)
     if progress is not None:
         progress(total, total)
-    frames = trigger.capture.frames()
-    # The frames hold every row now: let the capture's columns and the stream's go.
-    trigger.capture.records = record_rows()
-    trigger.capture.dispositions = disposition_rows()
+    # The run is over: let the stream's columns go, and the capture's as the frames take them.
     stream.release_rows()
+    frames = trigger.capture.frames(release=True)
     plays_frame = plays.assign(play_key=play_keys(plays), written_at=sent, acked_at=written)
     achievements = pd.DataFrame(
         columns=["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]

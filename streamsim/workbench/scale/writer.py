@@ -187,6 +187,49 @@ class PlayRows:
         at = _EPOCH + timedelta(milliseconds=ms)
         return f"{at:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
+    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(keys(row), new_image(row))`` for many rows, the columns indexed once for all."""
+        at = np.asarray(rows, dtype=np.int64)
+        if self.iso is not None:
+            iso = [self.iso[r] for r in at.tolist()]
+        else:
+            iso = np.datetime_as_string(
+                self.played_ms[at].astype("datetime64[ms]"), unit="ms", timezone="UTC"
+            ).tolist()
+        players = self.players
+        games = self.games
+        tzs = self.tzs
+        out = []
+        for player, played, play_id, game, tz, score, written in zip(
+            self.player_codes[at].tolist(),
+            iso,
+            self.play_ids[at].tolist(),
+            self.game_codes[at].tolist(),
+            self.tz_codes[at].tolist(),
+            self.scores[at].tolist(),
+            self.written_ms[at].tolist(),
+            strict=True,
+        ):
+            play_id = play_id.decode()
+            player_id = {"S": players[player]}
+            play_key = {"S": played + "#" + play_id}
+            out.append(
+                (
+                    {"player_id": player_id, "play_key": play_key},
+                    {
+                        "player_id": player_id,
+                        "play_key": play_key,
+                        "play_id": {"S": play_id},
+                        "game": {"S": games[game]},
+                        "played_at": {"S": played},
+                        "tz": {"S": tzs[tz]},
+                        "score": {"N": str(score)},
+                        "written_at": {"N": str(written)},
+                    },
+                )
+            )
+        return out
+
     def keys(self, row: int) -> dict[str, Any]:
         return {
             "player_id": {"S": self.players[self.player_codes[row]]},
