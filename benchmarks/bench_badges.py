@@ -1,8 +1,16 @@
 """Benchmark: badges for many plays, batch (vectorised) against play by play (the blog's way).
 
 Run:  python benchmarks/bench_badges.py [--plays 10000000 --players 100000 --sample 1000]
+      python benchmarks/bench_badges.py --population   # adds the 100 M line (about a minute)
 
-Prints, side by side:
+Prints first the goal lines of issue 14, each figure beside its goal and the ratio to it:
+- generate: ``synthetic_plays`` of ``--plays`` (default 10 M) plays (goal <= 1 s);
+- evaluate: ``evaluate_batch`` of them, default threads, seconds (goal <= 2 s) and the peak RSS
+  of the process during the call, input included (goal <= 1.5 GB; Linux VmHWM, reset before);
+- with ``--population``: 100 M plays of 1 M players generated chunk by chunk of 100,000
+  players (``synthetic_chunks``) and evaluated by ``evaluate_chunks``: evaluation seconds (goal
+  <= 30 s, generation excluded and shown apart) and peak RSS of the whole run (goal <= 6 GB).
+Then, side by side:
 - batch: ``evaluate_batch`` over all plays under ``DEFAULT_RULES``, one thread and the default
   (one per CPU), with dictionary-encoded (categorical, as read from Parquet) and with plain str
   columns: seconds, and the peak memory of the call (tracemalloc: numpy and Python allocations,
@@ -13,9 +21,10 @@ Prints, side by side:
 - play by play, incremental: ``PlayerState.fold`` plus a JSON round trip of the state per play
   (what a handler keeping state in DynamoDB does), timed on the sample's players, extrapolated.
 
-The input comes from a small numpy generator here (not ``streamsim.workbench.traffic``): players with a
-home time zone, a favourite game and an active period (some take a break); plays at local times
-of day, ms precision, in time order (as a log of plays would be).
+The input comes from a small numpy generator here (not ``streamsim.workbench.traffic``): players
+with a home time zone, a favourite game and an active period (some take a break); plays at local
+times of day, ms precision, in time order (as a log of plays would be). The machine may be
+shared: timings are the best of ``--runs``.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import os
 import resource
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,6 +46,7 @@ from streamsim.game.badges import (
     PlayerState,
     badges_earned_by,
     evaluate_batch,
+    evaluate_chunks,
     frame_to_plays,
     play_order,
 )
@@ -63,49 +73,119 @@ ZONES = (
 )
 
 
-def synthetic_plays(n_plays: int, n_players: int, seed: int = 7) -> pd.DataFrame:
-    """Plays of ``n_players`` over about a year and a half, categorical string columns."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+MS_PER_DAY = 86_400_000
+EPOCH_MS = pd.Timestamp("2025-01-01").value // 1_000_000
 
-    rng = np.random.default_rng(seed)
-    home = rng.integers(0, len(ZONES), n_players)
-    favourite = rng.integers(0, len(DEFAULT_GAMES), n_players)
-    start_day = rng.integers(0, 300, n_players)
-    span_days = rng.choice([7, 14, 30, 90, 365], n_players)
-    break_days = np.where(rng.random(n_players) < 0.25, rng.integers(30, 120, n_players), 0)
-    # Plays in time order: draw sorted (day, time of day) keys per play, then the player.
-    player = rng.integers(0, n_plays and n_players, n_plays)
-    day = start_day[player] + rng.integers(0, span_days[player])
-    day += np.where(rng.random(n_plays) < 0.3, break_days[player] + span_days[player], 0)
-    local_ms = (rng.normal(19.5, 3.0, n_plays).clip(0, 23.999) * 3_600_000).astype(np.int64)
+
+def synthetic_plays(n_plays: int, n_players: int, seed: int = 7) -> pd.DataFrame:
+    """Plays of ``n_players`` over about three years, in time order, categorical string columns."""
+    return synthetic_chunk(n_plays, range(n_players), 0, seed)
+
+
+def synthetic_chunks(
+    n_plays: int, n_players: int, chunk_players: int, seed: int = 7
+) -> Iterator[pd.DataFrame]:
+    """The plays of ``n_players`` as chunks of ``chunk_players`` whole players (in player_id
+    order, each chunk a time-ordered log of its players), generated one at a time so that
+    memory stays bounded by a chunk: the input of ``evaluate_chunks`` for the 100 M line."""
+    for first in range(0, n_players, chunk_players):
+        players = range(first, min(first + chunk_players, n_players))
+        plays = n_plays * players.stop // n_players - n_plays * first // n_players
+        yield synthetic_chunk(plays, players, n_plays * first // n_players, seed)
+
+
+def synthetic_chunk(n_plays: int, players: range, first_play: int, seed: int = 7) -> pd.DataFrame:
+    """``n_plays`` plays of the players numbered ``players``, play_ids from ``first_play``.
+
+    Players have a home time zone, a favourite game and an active period (a quarter take a
+    break); plays at normally distributed local times of day (wrapped into the day, ms
+    precision), scores gamma(2, 500). No argsort and no gather of 10 M rows: the (time,
+    player) pairs are packed into int64s and sorted, which puts the plays in time order.
+    """
+    rng = np.random.default_rng([seed, players.start])
+    k = len(players)
+    home = rng.integers(0, len(ZONES), k).astype(np.int8)
+    favourite = rng.integers(0, len(DEFAULT_GAMES), k).astype(np.int8)
+    start_day = rng.integers(0, 300, k)
+    span_days = rng.choice([7, 14, 30, 90, 365], k)
+    break_days = np.where(rng.random(k) < 0.25, rng.integers(30, 120, k), 0)
     offset_ms = np.array(
         [pd.Timestamp("2025-06-01", tz=z).utcoffset().total_seconds() * 1000 for z in ZONES],
         dtype=np.int64,
     )
-    utc_ms = day * 86_400_000 + local_ms - offset_ms[home[player]]
-    order = np.argsort(utc_ms)
-    played_at = (pd.Timestamp("2025-01-01").value // 1_000_000 + utc_ms[order]) * 1_000_000
-    player = player[order]
+    # Per player: the first ms of their active period (a day early, so that all are >= 0).
+    player = rng.integers(0, max(k, 1), n_plays, dtype=np.int32) if k else np.zeros(0, np.int32)
+    day = (rng.random(n_plays, dtype=np.float32) * span_days[player]).astype(np.int64)
+    day += (start_day + 1)[player]
+    day += (rng.random(n_plays, dtype=np.float32) < 0.3) * (break_days + span_days)[player]
+    hour = rng.standard_normal(n_plays, dtype=np.float32)
+    hour *= 3.0
+    hour += 19.5
+    local_ms = (hour * 3_600_000).astype(np.int64) % MS_PER_DAY
+    del hour
+    utc_ms = day * MS_PER_DAY
+    del day
+    utc_ms += local_ms
+    del local_ms
+    utc_ms -= offset_ms[home][player]
+    bits = max(k - 1, 0).bit_length()
+    utc_ms <<= bits
+    utc_ms |= player
+    utc_ms.sort()  # time order (ties by player): a log of plays
+    player = (utc_ms & ((1 << bits) - 1)).astype(np.int32)
+    utc_ms >>= bits
+    utc_ms += EPOCH_MS - MS_PER_DAY
+    utc_ms *= 1_000_000
     game = np.where(
-        rng.random(n_plays) < 0.6, favourite[player], rng.integers(0, len(DEFAULT_GAMES), n_plays)
+        rng.random(n_plays, dtype=np.float32) < 0.6,
+        favourite[player],
+        rng.integers(0, len(DEFAULT_GAMES), n_plays, dtype=np.int8),
     )
-    play_ids = pc.binary_join_element_wise(
-        "play-", pc.cast(pa.array(np.arange(n_plays)), pa.string()), ""
-    )
+    # gamma(2, 500) is 500 times minus the log of the product of two uniforms.
+    u = rng.random(n_plays, dtype=np.float32)
+    u *= rng.random(n_plays, dtype=np.float32)
+    np.maximum(u, np.float32(1e-30), out=u)
+    score = (np.log(u) * np.float32(-500.0)).astype(np.int64)
+    del u
     frame = pd.DataFrame(
         {
             "player_id": pd.Categorical.from_codes(
-                player, [f"player-{i:07d}" for i in range(n_players)]
+                player, [f"player-{i:07d}" for i in players], validate=False
             ),
-            "play_id": play_ids.to_pandas(),
-            "game": pd.Categorical.from_codes(game, list(DEFAULT_GAMES)),
-            "played_at": pd.DatetimeIndex(played_at.view("datetime64[ns]")).tz_localize("UTC"),
-            "tz": pd.Categorical.from_codes(home[player], list(ZONES)),
-            "score": rng.gamma(2.0, 500.0, n_plays).astype(np.int64),
-        }
+            "play_id": _play_ids(first_play, n_plays),
+            "game": pd.Categorical.from_codes(game, list(DEFAULT_GAMES), validate=False),
+            "played_at": pd.DatetimeIndex(utc_ms.view("datetime64[ns]")).tz_localize("UTC"),
+            "tz": pd.Categorical.from_codes(home[player], list(ZONES), validate=False),
+            "score": score,
+        },
+        copy=False,
     )
     return frame.loc[:, list(PLAY_COLUMNS)]
+
+
+def _play_ids(first: int, n: int) -> pd.Series:
+    """ "play000000000001"... as an Arrow-backed str column, built as bytes (no Python strings):
+    four ASCII digits at a time from a table of 10,000 (one uint32 each)."""
+    import pyarrow as pa
+
+    digits = np.array([f"{i:04d}".encode() for i in range(10_000)]).view(np.uint32)
+    text = np.empty((n, 4), dtype=np.uint32)  # 16 bytes: "play" and 12 digits
+    text[:, 0] = np.frombuffer(b"play", dtype=np.uint32)[0]
+    # Consecutive numbers: the low four digits cycle, the higher ones repeat in runs.
+    low = first % 10_000
+    text[:, 3] = np.tile(digits, -(-(low + n) // 10_000))[low : low + n]
+    for column, scale in ((2, 10_000), (1, 10**8)):
+        start, end = first // scale, (first + n - 1) // scale if n else first // scale - 1
+        runs = np.full(end - start + 1, scale, dtype=np.int64)
+        if len(runs):
+            runs[0] -= first % scale
+            runs[-1] -= runs.sum() - n
+        text[:, column] = np.repeat(digits[np.arange(start, end + 1) % 10_000], runs)
+    small = n * 16 < 2**31
+    offsets = np.arange(0, (n + 1) * 16, 16, dtype=np.int32 if small else np.int64)
+    kind = pa.string() if small else pa.large_string()
+    array = pa.Array.from_buffers(kind, n, [None, pa.py_buffer(offsets), pa.py_buffer(text)])
+    return array.to_pandas()
 
 
 def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
@@ -181,6 +261,66 @@ def play_by_play(frame: pd.DataFrame, sample: int, seed: int) -> dict[str, float
     }
 
 
+GIB = 2**30
+
+
+def peak_rss(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """The result of ``fn`` and the process' peak RSS in bytes while it ran (Linux: VmHWM,
+    reset first through /proc/self/clear_refs; elsewhere the lifetime max RSS)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+    except OSError:
+        pass
+    result = fn()
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return result, int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return result, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def goal_line(label: str, value: float, goal: float, unit: str, note: str = "") -> None:
+    """One figure beside its goal: ratio <= 1 meets it."""
+    verdict = "met" if value <= goal else "NOT met"
+    print(
+        f"{label:<44}{value:>8.2f} {unit:<3} goal <= {goal:g} {unit:<3} "
+        f"ratio {value / goal:>5.2f}  {verdict}{'  ' + note if note else ''}"
+    )
+
+
+def population_line(plays: int, players: int, chunk_players: int, seed: int) -> None:
+    """The 100 M line: chunks generated and evaluated one at a time (memory bounded)."""
+    generating = [0.0]
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        source = synthetic_chunks(plays, players, chunk_players, seed)
+        while True:
+            started = time.perf_counter()
+            chunk = next(source, None)
+            generating[0] += time.perf_counter() - started
+            if chunk is None:
+                return
+            yield chunk
+            del chunk
+
+    started = time.perf_counter()
+    awards, peak = peak_rss(lambda: evaluate_chunks(chunks()))
+    total = time.perf_counter() - started
+    note = f"{len(awards):,} awards; generation {generating[0]:.1f} s more, total {total:.1f} s"
+    goal_line(
+        f"evaluate {plays / 1e6:,.0f} M plays of {players / 1e6:g} M players",
+        total - generating[0],
+        30,
+        "s",
+        note,
+    )
+    goal_line("  peak RSS of the whole run", peak / GIB, 6, "GB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plays", type=int, default=10_000_000)
@@ -188,10 +328,24 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1_000, help="plays timed one by one")
     parser.add_argument("--runs", type=int, default=3, help="timed runs; the best is shown")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--population", action="store_true", help="add the 100 M plays / 1 M players line"
+    )
     args = parser.parse_args()
 
-    frame, gen_s = timed(lambda: synthetic_plays(args.plays, args.players, args.seed))
+    synthetic_plays(1_000, 100, args.seed)  # warm imports
+    frame, gen_s = best_of(args.runs, lambda: synthetic_plays(args.plays, args.players, args.seed))
     n = len(frame)
+    evaluate_batch(frame.iloc[:1_000])  # warm imports
+    print(f"goals (issue 14), best of {args.runs}; load average {os.getloadavg()[0]:.1f}:")
+    goal_line(f"generate {n / 1e6:g} M plays", gen_s, 1, "s")
+    auto_s = min(timed(lambda: evaluate_batch(frame))[1] for _ in range(args.runs))
+    _, peak = peak_rss(lambda: evaluate_batch(frame))
+    goal_line(f"evaluate {n / 1e6:g} M plays", auto_s, 2, "s")
+    goal_line("  peak RSS during the call, input included", peak / GIB, 1.5, "GB")
+    if args.population:
+        population_line(100_000_000, 1_000_000, 100_000, args.seed)
+    print()
     print(
         f"input: {n:,} plays of {args.players:,} players, {len(ZONES)} zones, "
         f"{len(DEFAULT_GAMES)} games (generated in {gen_s:.1f} s); {os.cpu_count()} CPUs, "
@@ -200,7 +354,6 @@ def main() -> None:
     print("rules: " + ", ".join(f"{r.name}({r.params_json()})" for r in DEFAULT_RULES))
 
     awards, one_s = best_of(args.runs, lambda: evaluate_batch(frame, workers=1))
-    _, auto_s = best_of(args.runs, lambda: evaluate_batch(frame))
     str_s = batch_seconds_on_strings(frame, args.runs)
     one_mib = traced_peak_mib(lambda: evaluate_batch(frame, workers=1))
     auto_mib = traced_peak_mib(lambda: evaluate_batch(frame))

@@ -59,6 +59,7 @@ _EXPORTS = {
     "PopulationConfig": "streamsim.workbench.traffic",
     "Beta": "streamsim.workbench.traffic",
     "evaluate_batch": _BADGES,
+    "evaluate_chunks": _BADGES,
     "rule_from_spec": _BADGES,
     "DEFAULT_RULES": _BADGES,
     "FirstPlay": _BADGES,

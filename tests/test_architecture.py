@@ -223,3 +223,18 @@ def test_the_badge_handler_imports_without_pandas_or_numpy() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+def test_docs_architecture_names_every_module() -> None:
+    """docs/architecture.md stays true to the code: every module's file name is in it, with its
+    folder (a new module without a line there fails here)."""
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "architecture.md").read_text()
+    missing = []
+    for path in sorted((root / "streamsim").rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        folder = path.parent.name
+        if path.name not in doc or (folder != "streamsim" and f"{folder}/" not in doc):
+            missing.append(str(path.relative_to(root)))
+    assert missing == [], f"modules not in docs/architecture.md: {missing}"

@@ -224,3 +224,23 @@ def test_strings_hashed_in_parallel_slices_give_the_same_codes(monkeypatch) -> N
     chunked = pd.concat([frame.iloc[:1000], frame.iloc[1000:]])  # several Arrow chunks
     for variant in (frame, chunked):
         pd.testing.assert_frame_equal(evaluate_batch(variant), expected)
+
+
+def test_logged_input_with_ties_equals_folding() -> None:
+    # Rows in played_at order (a log) take the radix-sort path; shared instants within a player
+    # (the 5% 'shared' plays) must still be ordered by play_id.
+    frame = random_plays(4_000, 30, 13).sort_values("played_at", kind="stable")
+    frame = frame.reset_index(drop=True)
+    pd.testing.assert_frame_equal(evaluate_batch(frame, RULES), folded(frame))
+
+
+def test_many_ranges_of_players_change_nothing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import streamsim.game.badges.batch as batch
+
+    frame = random_plays(3_000, 40, 14)
+    logged = frame.sort_values("played_at", kind="stable").reset_index(drop=True)
+    expected = evaluate_batch(frame, RULES, workers=1)
+    monkeypatch.setattr(batch, "CHUNK_PLAYS", 100)  # about 30 ranges, some of one player
+    for variant in (frame, logged):
+        for workers in (1, 2):
+            pd.testing.assert_frame_equal(evaluate_batch(variant, RULES, workers=workers), expected)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 from collections import Counter, defaultdict
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.tables import ACHIEVEMENTS, PLAYER_STATE, create_table
 from streamsim.game.badges import Award, BadgeRule, PlayerState, play_order
 from streamsim.game.batched import advance_each, can_fold, fold_range
 from streamsim.game.handler import BadgeHandler, HandlerSettings
@@ -101,10 +104,12 @@ class _Calls:
 
     def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
         self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()  # the handler evaluates players on several threads
         client.meta.events.register("before-call.dynamodb", self._count)
 
     def _count(self, model, **_) -> None:  # type: ignore[no-untyped-def]
-        self.counts[model.name] += 1
+        with self._lock:
+            self.counts[model.name] += 1
 
 
 def test_batched_in_any_order_with_duplicates_awards_what_the_batch_evaluator_awards(
@@ -181,3 +186,72 @@ def test_a_bad_record_fails_alone_and_a_player_failure_fails_that_players_record
     assert response == {
         "batchItemFailures": [{"itemIdentifier": record["dynamodb"]["SequenceNumber"]}]
     }
+
+
+def _run_batches(client, records, workers: int, strategy: str):  # type: ignore[no-untyped-def]
+    calls = _Calls(client)
+    threads: set[str] = set()
+    client.meta.events.register(
+        "before-call.dynamodb", lambda **_: threads.add(threading.current_thread().name)
+    )
+    settings = HandlerSettings(strategy=strategy, player_workers=workers)
+    handler = BadgeHandler(client, settings)
+    for i in range(0, len(records), 12):
+        assert handler({"Records": records[i : i + 12]}, None) == {"batchItemFailures": []}
+    return handler.stats, calls.counts, threads
+
+
+@pytest.mark.parametrize("strategy", ["batched", "incremental"])
+def test_players_on_several_threads_send_the_same_requests_and_award_the_same(
+    dynamodb, streams, backend, strategy: str
+) -> None:
+    """BADGE_PLAYER_WORKERS changes how long a batch waits, not what it does: the same requests
+    by operation, the same stats, the same badges and states as one player after another."""
+    arn = _setup(dynamodb)
+    plays = sorted(_plays(), key=play_order)
+    for play in plays:
+        write_play(dynamodb, play)
+    records = [r.event for r in StreamReader(streams, arn).read_all()]
+    records = records + records[:5]  # duplicates take the history path too
+    results = {}
+    for workers in (1, 4):
+        for table in (ACHIEVEMENTS, PLAYER_STATE):  # start each pass from no state
+            dynamodb.delete_table(TableName=table.name)
+            create_table(dynamodb, table)
+        stats, counts, threads = _run_batches(
+            backend.client("dynamodb"), records, workers, strategy
+        )
+        results[workers] = (stats, counts, _awarded(dynamodb))
+        assert (len(threads) > 1) == (workers > 1)
+    assert results[1] == results[4]
+    assert results[4][2] == _expected(plays)
+
+
+def test_player_workers_is_a_whole_number_from_1_to_64() -> None:
+    from streamsim.errors import ConfigError
+
+    assert HandlerSettings.from_env({"BADGE_STRATEGY": "batched"}).player_workers == 4
+    assert HandlerSettings.from_env({"BADGE_PLAYER_WORKERS": "1"}).player_workers == 1
+    for bad in ("0", "65", "two", "-1", "1.5"):
+        with pytest.raises(ConfigError, match="BADGE_PLAYER_WORKERS"):
+            HandlerSettings.from_env({"BADGE_PLAYER_WORKERS": bad})
+
+
+def test_a_failing_player_fails_only_its_records_in_batch_order(dynamodb, streams, capsys) -> None:
+    """On several threads, a record that cannot be read fails alone, reported in batch order."""
+    arn = _setup(dynamodb)
+    plays = sorted(_plays(), key=play_order)[:12]
+    for play in plays:
+        write_play(dynamodb, play)
+    records = [r.event for r in StreamReader(streams, arn).read_all()]
+    broken = [json.loads(json.dumps(r)) for r in records[3:5]]
+    for record in broken:
+        del record["dynamodb"]["NewImage"]
+    batch = [*records[:3], *broken, *records[5:]]
+    for strategy in ("incremental", "batched"):
+        handler = BadgeHandler(dynamodb, HandlerSettings(strategy=strategy, player_workers=4))
+        failed = handler({"Records": batch}, None)["batchItemFailures"]
+        identifiers = [r["dynamodb"]["SequenceNumber"] for r in broken]
+        assert [f["itemIdentifier"] for f in failed] == identifiers
+        lines = [line for line in capsys.readouterr().out.splitlines() if "[ERROR]" in line]
+        assert [line.split()[2].rstrip(":") for line in lines] == identifiers

@@ -102,6 +102,7 @@ CASES = [
     ("scale: --hours inf", ["scale", "--hours", "inf", "--no-progress"], "finite"),
     ("scale: --rate nan", ["scale", "--rate", "nan", "--no-progress"], "finite"),
     ("scale: --out is a file", ["scale", "--hours", "1e-9", "--out", "{file}"], "is a file"),
+    ("scale: too big for memory", ["scale", "--rate", "1e9", "--no-progress"], "GB of memory"),
     ("scale: --out exists", ["scale", "--hours", "1e-9", "--out", "{dir}"], "pass --force"),
 ]
 

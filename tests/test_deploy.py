@@ -333,3 +333,11 @@ def test_the_stack_has_a_player_state_table_exactly_when_the_strategy_keeps_stat
     assert ("PlayerStateTable" in template["Resources"]) is keeps_state
     env = template["Resources"]["BadgeFunction"]["Properties"]["Environment"]["Variables"]
     assert env["BADGE_STRATEGY"] == strategy
+    # the deployed function's settings read back as the ones the workbench runs with
+    from streamsim.game.handler import HandlerSettings
+
+    deployed = HandlerSettings.from_env(env)
+    assert (
+        deployed.strategy == strategy
+        and deployed.player_workers == HandlerSettings().player_workers
+    )

@@ -152,3 +152,13 @@ def test_scale_force_replaces_an_existing_run_folder(tmp_path, capsys) -> None: 
     assert (out / "stale.parquet").exists()
     assert main([*argv, "--force"]) == 0
     assert not (out / "stale.parquet").exists() and (out / "summary.json").is_file()
+
+
+def test_a_scale_run_that_cannot_fit_in_memory_is_refused_before_it_starts() -> None:
+    from streamsim.errors import ConfigError
+    from streamsim.workbench.scale.command import BYTES_PER_PLAY, check_memory
+
+    check_memory(1000, 1000 * BYTES_PER_PLAY)  # exactly fits
+    check_memory(10**12, None)  # unknown memory: no refusal
+    with pytest.raises(ConfigError, match="1,001 plays.*about 1,000 plays fit"):
+        check_memory(1001, 1000 * BYTES_PER_PLAY)

@@ -3,6 +3,7 @@ left running: when the parent dies (even by SIGKILL) the child goes too."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -134,3 +135,89 @@ def test_make_ministack_installs_the_version_the_cross_check_expects() -> None:
     # make test tries to build it, and goes on (the cross-check then skips) when it cannot.
     test_recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
     assert "$(MAKE) --no-print-directory ministack ||" in test_recipe
+
+
+_LIST_TABLES = {
+    "X-Amz-Target": "DynamoDB_20120810.ListTables",
+    "Content-Type": "application/x-amz-json-1.0",
+    "Authorization": "AWS4-HMAC-SHA256 Credential=streamsim/20260101/eu-central-1/dynamodb/"
+    "aws4_request, SignedHeaders=host, Signature=0",
+}
+
+
+def test_the_child_keeps_a_connection_alive_across_requests(backend) -> None:
+    """werkzeug closes every connection; the child answers several requests on one socket
+    (streamsim.aws.keepalive), each framed by its Content-Length."""
+    import http.client
+
+    host, port = backend._server.bound_address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        bodies, sockets = [], []
+        for _ in range(3):
+            conn.request("POST", "/", body=b"{}", headers=_LIST_TABLES)
+            response = conn.getresponse()
+            bodies.append(json.loads(response.read()))
+            sockets.append(conn.sock)
+            assert response.getheader("Content-Length") is not None
+            assert not response.will_close
+        assert bodies == [{"TableNames": []}] * 3
+        assert sockets[0] is not None and all(s is sockets[0] for s in sockets)
+    finally:
+        conn.close()
+
+
+def test_boto3_reuses_its_connection_to_the_child(backend) -> None:
+    dynamodb = backend.client("dynamodb")
+    made: list[object] = []
+    pool_class = __import__("urllib3").connectionpool.HTTPConnectionPool
+    original = pool_class._new_conn
+
+    def counting(self):  # type: ignore[no-untyped-def]
+        made.append(self)
+        return original(self)
+
+    pool_class._new_conn = counting
+    try:
+        for _ in range(5):
+            dynamodb.list_tables()
+    finally:
+        pool_class._new_conn = original
+    assert len(made) == 1
+
+
+def test_a_request_the_child_cannot_frame_is_answered_and_its_connection_closed(backend) -> None:
+    """A chunked body goes to werkzeug's own handling: the right answer, then Connection: close."""
+    import http.client
+
+    host, port = backend._server.bound_address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("POST", "/", body=iter([b"{", b"}"]), headers=_LIST_TABLES)
+        response = conn.getresponse()
+        assert json.loads(response.read()) == {"TableNames": []}
+        assert response.will_close
+    finally:
+        conn.close()
+
+
+def test_stopping_the_in_process_server_ends_its_kept_alive_connections() -> None:
+    import http.client
+
+    from streamsim.aws.backend import EmbeddedServer
+
+    server = EmbeddedServer()
+    server.start()
+    host, port = server.bound_address
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("POST", "/", body=b"{}", headers=_LIST_TABLES)
+        assert json.loads(conn.getresponse().read()) == {"TableNames": []}
+        kept = conn.sock
+        server.stop()
+        with pytest.raises((OSError, http.client.HTTPException)):
+            conn.request("POST", "/", body=b"{}", headers=_LIST_TABLES)
+            conn.getresponse().read()
+        assert kept is not None
+    finally:
+        conn.close()

@@ -335,11 +335,21 @@ class EmbeddedServer:
     moto's in-memory state.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        wrap: Callable[[Any], Any] | None = None,
+        keep_alive: bool = True,
+    ) -> None:
         if not is_loopback_url(f"http://{host}"):
             raise BackendError(f"the embedded server binds to loopback only, not {host}")
         self._host = host
         self._port = port
+        #: Wraps moto's app inside the lock (servechild's debug profiler: serverprofile.py).
+        self._wrap = wrap
+        #: HTTP/1.1 persistent connections (streamsim.aws.keepalive); werkzeug closes each one.
+        self._keep_alive = keep_alive
         self._server: Any = None
         self._thread: threading.Thread | None = None
 
@@ -365,12 +375,16 @@ class EmbeddedServer:
         )
         from werkzeug.serving import make_server
 
-        app = _SerialisedApp(DomainDispatcherApplication(create_backend_app))
+        from streamsim.aws.keepalive import keep_alive_handler
+
+        handler = keep_alive_handler(MotoRequestHandler) if self._keep_alive else MotoRequestHandler
+        inner = DomainDispatcherApplication(create_backend_app)
+        app = _SerialisedApp(self._wrap(inner) if self._wrap is not None else inner)
         said = io.StringIO()  # werkzeug prints a bind failure and exits: one line instead
         try:
             with contextlib.redirect_stderr(said):
                 self._server = make_server(
-                    self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+                    self._host, self._port, app, threaded=True, request_handler=handler
                 )
         except (OSError, SystemExit) as exc:
             reason = " ".join(said.getvalue().split()) or str(exc)
@@ -389,8 +403,11 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         if self._server is not None:
+            from streamsim.aws.keepalive import close_connections
+
             self._server.shutdown()
             self._server.server_close()
+            close_connections(self._server)  # kept-alive connections end with the server
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -192,6 +193,12 @@ class ServerProcess:
         finally:
             self.stop()
 
+    def log_text(self) -> str:
+        """What the child has written to its private log so far."""
+        if self._log is None or not self._log.exists():
+            return ""
+        return self._log.read_text(errors="replace")
+
     def _post(self, path: str) -> None:
         request = urllib.request.Request(f"{self.endpoint_url}{path}", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
@@ -224,6 +231,13 @@ class MotoProcess(ServerProcess):
 
     def reset(self) -> None:
         self._post("/moto-api/reset")
+
+    def start(self, attempts: int = 3) -> None:
+        super().start(attempts)
+        # The child patches moto (streamsim.aws.motopatch) or says in its log why it did not.
+        for line in self.log_text().splitlines():
+            if "moto runs unpatched" in line and "asked to" not in line:
+                warnings.warn(line.removeprefix("streamsim: "), RuntimeWarning, stacklevel=2)
 
 
 class MiniStackProcess(ServerProcess):

@@ -14,7 +14,8 @@ duplicates never award twice. Two strategies:
 
 Records it cannot understand fail by sequence number in ``batchItemFailures`` [B] without
 stopping the rest of the batch. Configuration comes from environment variables:
-PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, STREAMSIM_DELIVERIES (``emf``:
+PLAYS_TABLE, ACHIEVEMENTS_TABLE, PLAYER_STATE_TABLE, BADGE_STRATEGY, BADGE_PLAYER_WORKERS (players of
+a batch evaluated at once by the batched and incremental strategies, 1-64, default 4), STREAMSIM_DELIVERIES (``emf``:
 record each delivery, streamsim.game.deliveries), BADGE_RULES (JSON list of
 {"rule": ..., "params": {...}}), and the endpoint (STREAMSIM_ENDPOINT_URL or
 AWS_ENDPOINT_URL_DYNAMODB; unset on AWS).
@@ -44,11 +45,14 @@ from streamsim.game.badges import (
 )
 from streamsim.game.batched import BatchedStrategy
 from streamsim.game.deliveries import DeliveryRecorder, recorder_from_env
+from streamsim.game.perplayer import player_groups, run_each
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
 from streamsim.game.statestore import load_state, save_state, sequence_number
 
 STRATEGIES = ("read-all", "incremental", "batched")
+#: Players of a batch the batched strategy evaluates at once (BADGE_PLAYER_WORKERS).
+DEFAULT_PLAYER_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -60,11 +64,19 @@ class HandlerSettings:
     state_table: str = "PlayerState"
     strategy: str = "read-all"
     rules: tuple[BadgeRule, ...] = DEFAULT_RULES
+    #: The batched and incremental strategies evaluate this many players of a batch at once
+    #: (threads; our choice, not AWS's: streamsim.game.perplayer). 1: one after another.
+    player_workers: int = DEFAULT_PLAYER_WORKERS
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"BADGE_STRATEGY {self.strategy!r} is not one of {', '.join(STRATEGIES)}"
+            )
+        workers = self.player_workers
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+            raise ConfigError(
+                f"BADGE_PLAYER_WORKERS {workers!r} is not a whole number from 1 to 64"
             )
 
     @classmethod
@@ -82,7 +94,13 @@ class HandlerSettings:
             state_table=env.get("PLAYER_STATE_TABLE", "PlayerState"),
             strategy=env.get("BADGE_STRATEGY", "read-all"),
             rules=rules,
+            player_workers=_whole(env.get("BADGE_PLAYER_WORKERS", str(DEFAULT_PLAYER_WORKERS))),
         )
+
+
+def _whole(text: str) -> Any:
+    """An environment variable's whole number, else the text (refused by HandlerSettings)."""
+    return int(text) if text.strip().isdigit() else text
 
 
 @dataclass
@@ -97,6 +115,11 @@ class HandlerStats:
     rebuilds: int = 0
     state_conflicts: int = 0
     plays_read: int = 0
+
+    def add(self, other: HandlerStats) -> None:
+        """Add another handler's counts (a player's, evaluated on another thread)."""
+        for name, value in vars(other).items():
+            setattr(self, name, getattr(self, name) + value)
 
 
 class BadgeHandler:
@@ -133,6 +156,8 @@ class BadgeHandler:
             raise EventParseError("the event has no Records list: is this a DynamoDB stream event?")
         if self.settings.strategy == "batched":  # streamsim.game.batched: per batch, not per play
             return {"batchItemFailures": self._batched(records)}
+        if self.settings.strategy == "incremental" and self.settings.player_workers > 1:
+            return {"batchItemFailures": self._incremental_by_player(records)}
         failures: list[dict[str, Any]] = []
         for record in records:
             identifier = sequence_number(record)
@@ -144,6 +169,31 @@ class BadgeHandler:
                 failures.append({"itemIdentifier": identifier})
         return {"batchItemFailures": failures}
 
+    def _incremental_by_player(self, records: list[Any]) -> list[dict[str, Any]]:
+        """The incremental strategy, players on up to ``player_workers`` threads (each player's
+        records in batch order: streamsim.game.perplayer); stats and errors in batch order."""
+
+        def player(indexes: list[int]) -> tuple[HandlerStats, list[tuple[int, Exception]]]:
+            alone = BadgeHandler(self.dynamodb, self.settings, self.now)  # its own stats
+            errors: list[tuple[int, Exception]] = []
+            for index in indexes:
+                try:
+                    alone.process(records[index])
+                except (EventParseError, ClientError, BotoCoreError) as exc:
+                    errors.append((index, exc))
+            return alone.stats, errors
+
+        results = run_each(player_groups(records), player, self.settings.player_workers)
+        failures: list[dict[str, Any]] = []
+        for stats, _ in results:
+            self.stats.add(stats)
+        for index, exc in sorted((e for _, errors in results for e in errors), key=lambda e: e[0]):
+            identifier = sequence_number(records[index])
+            self.stats.failed += 1
+            print(f"[ERROR] record {identifier}: {type(exc).__name__}: {exc}")
+            failures.append({"itemIdentifier": identifier})
+        return failures
+
     def _batched(self, records: list[Any]) -> list[dict[str, Any]]:
         settings = self.settings
         return BatchedStrategy(
@@ -154,6 +204,7 @@ class BadgeHandler:
             rules=settings.rules,
             stats=self.stats,
             now=self.now,
+            workers=settings.player_workers,
         )(records)
 
     def process(self, record: Any) -> list[Award]:

@@ -295,6 +295,9 @@ def build_handler(
             state_table=tables.player_state.name,
             strategy=config.strategy,
             rules=config.rules,
+            # Injected client faults draw per request in order: one player at a time keeps
+            # which request fails reproducible (streamsim.workbench.faults.clients).
+            **({"player_workers": 1} if faults is not None and faults.clients.active else {}),
         ),
     )
     handler: Any = badge_handler

@@ -1,7 +1,8 @@
 """Badge rules and the one evaluator, in two paths that are proven equal.
 
 - Rules (``rules``): frozen dataclasses with tunable thresholds, predicates over ``PlayFeatures``.
-- Batch (``evaluate_batch``): a DataFrame of many players' plays, vectorised, for notebooks.
+- Batch (``evaluate_batch``): a DataFrame of many players' plays, vectorised, for notebooks;
+  ``evaluate_chunks`` for populations evaluated chunk by chunk of players.
 - Incremental (``PlayerState``, ``badges_earned_by``, ``advance``): one play at a time, for the
   badge Lambda handler.
 
@@ -68,6 +69,7 @@ __all__ = [
     "check_rules",
     "empty_awards",
     "evaluate_batch",
+    "evaluate_chunks",
     "frame_to_awards",
     "frame_to_plays",
     "local_day",
@@ -81,6 +83,7 @@ __all__ = [
 #: Names of the batch path (pandas, numpy), loaded on first use.
 _BATCH = {
     "evaluate_batch": "streamsim.game.badges.batch",
+    "evaluate_chunks": "streamsim.game.badges.batch",
     "awards_to_frame": "streamsim.game.badges.frames",
     "empty_awards": "streamsim.game.badges.frames",
     "frame_to_awards": "streamsim.game.badges.frames",

@@ -22,7 +22,7 @@ import pandas as pd
 
 from streamsim.errors import PlayValidationError
 from streamsim.game.badges.frames import empty_awards
-from streamsim.game.badges.localdays_batch import local_days
+from streamsim.game.badges.localdays_batch import ZoneCalendar, local_days
 from streamsim.game.badges.rules import DEFAULT_RULES, BadgeRule, PlayFeatures, check_rules
 from streamsim.game.plays import PLAY_COLUMNS
 
@@ -44,15 +44,65 @@ def evaluate_batch(
     threads (default: one per CPU, at most 4); numpy releases the GIL, so they run in parallel.
     """
     rule_set = check_rules(rules)
-    table = _validated(plays)
+    return _evaluate(_validated(plays), rule_set, workers)
+
+
+def evaluate_chunks(
+    chunks: Iterable[pd.DataFrame],
+    rules: Iterable[BadgeRule] = DEFAULT_RULES,
+    *,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """``evaluate_batch`` of all the chunks' plays together, evaluated one chunk at a time.
+
+    For populations too large to hold as one DataFrame: ``chunks`` yields DataFrames (a
+    generator reading or generating them), each holding *all* the plays of its players; only
+    one chunk is held at a time (plus the awards so far). Awards never cross players, so the
+    result equals ``evaluate_batch(pd.concat(chunks))`` row for row. A player whose plays are in
+    two chunks is refused (``PlayValidationError`` naming the player and both chunks) rather
+    than silently evaluated twice. Chunks in increasing player_id order (each chunk's players
+    after the previous chunk's) need no final sort.
+    """
+    rule_set = check_rules(rules)
+    parts: list[pd.DataFrame] = []
+    seen: list[pd.Index] = []  # the players of each non-empty chunk
+    numbers: list[int] = []  # and its number in the input
+    in_order = True
+    for number, chunk in enumerate(chunks):
+        table = _validated(chunk)
+        present = table.players[np.bincount(table.player, minlength=len(table.players)) > 0]
+        del chunk
+        if len(present) == 0:
+            continue
+        if seen and not present[0] > seen[-1][-1]:
+            in_order = False
+            earlier = seen[0].append(seen[1:]) if len(seen) > 1 else seen[0]
+            clash = present[present.isin(earlier)]
+            if len(clash):
+                first = next(k for k, index in enumerate(seen) if clash[0] in index)
+                raise PlayValidationError(
+                    f"player_id={clash[0]!r} has plays in chunk {numbers[first]} and "
+                    f"chunk {number}: each chunk must hold all the plays of its players"
+                )
+        seen.append(present)
+        numbers.append(number)
+        if rule_set:
+            parts.append(_evaluate(table, rule_set, workers))
+        del table
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return empty_awards()
+    awards = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if not in_order:
+        awards = awards.sort_values("player_id", kind="stable", ignore_index=True)
+    return awards
+
+
+def _evaluate(table: _Table, rule_set: tuple[BadgeRule, ...], workers: int | None) -> pd.DataFrame:
+    """The awards of a validated table."""
     if table.n == 0 or not rule_set:
         return empty_awards()
-    parts = _player_ranges(table, _workers(workers, table.n))
-    if len(parts) == 1:
-        earned = [_earned(table, rule_set)]
-    else:
-        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
-            earned = list(pool.map(lambda r: _earned(table.players_in(*r), rule_set), parts))
+    earned = _earned_by_chunks(table, rule_set, _workers(workers, table.n))
     rows = np.concatenate([e[0] for e in earned])
     rule_no = np.concatenate([e[1] for e in earned])
     return _awards_frame(table, rule_set, rows, rule_no)
@@ -71,12 +121,95 @@ def _workers(workers: int | None, n: int) -> int:
 def _player_ranges(table: _Table, parts: int) -> list[tuple[int, int]]:
     """Split player codes into ``parts`` contiguous ranges holding about equal numbers of plays."""
     n_players = len(table.players)
-    if parts <= 1 or n_players < parts:
+    if parts <= 1 or n_players < 2:
         return [(0, n_players)]
     ends = np.cumsum(np.bincount(table.player, minlength=n_players))
     cuts = np.searchsorted(ends, [table.n * k // parts for k in range(1, parts)])
     bounds = [0, *sorted({int(c) + 1 for c in cuts if 0 <= c < n_players - 1}), n_players]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+#: Plays per chunk of players. Awards never cross players, so the plays are cut into ranges of
+#: players of about this many plays and evaluated range by range: a range's arrays stay small
+#: (cache-friendly, reused by the allocator) and the memory of a call stays bounded.
+CHUNK_PLAYS = 1 << 20
+
+
+def _earned_by_chunks(
+    table: _Table, rules: tuple[BadgeRule, ...], threads: int
+) -> list[tuple[Index, Index]]:
+    """``_earned`` of each range of players, in player order (``threads`` ranges at a time)."""
+    # Ranges of under 2**16 (player, game) pairs let the sorts in ``_ordered`` be radix sorts.
+    pairs = len(table.players) * max(len(table.games), 1)
+    parts = max(threads, -(-table.n // CHUNK_PLAYS), -(-pairs // 60_000))
+    ranges = _player_ranges(table, min(parts, -(-table.n // 1_000)))
+    calendar = ZoneCalendar.build(
+        int(table.utc_ns.min()), int(table.utc_ns.max()), table.zones, table.n
+    )
+    table = replace(table, calendar=calendar)
+    if len(ranges) == 1:
+        return [_earned(table, rules)]
+    partition = _Partition.of(table, ranges)
+
+    def earned(k: int) -> tuple[Index, Index]:
+        return _earned(partition.part(k), rules)
+
+    if threads == 1 or len(ranges) == 1:
+        return [earned(k) for k in range(len(ranges))]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(earned, range(len(ranges))))
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """The rows of a table grouped by range of players (one stable radix sort of range numbers);
+    each range's sub-table is gathered only when it is evaluated, so few exist at once."""
+
+    table: _Table
+    rows: Index  # input rows, range by range, ascending within a range
+    ends: Ints  # end of each range's rows in ``rows``
+    packed: Ints | None  # (score, game, zone) of each input row in one int64 when they fit
+    bits_zone: int
+    bits_game: int
+
+    @classmethod
+    def of(cls, table: _Table, ranges: list[tuple[int, int]]) -> _Partition:
+        dtype = np.uint8 if len(ranges) <= 256 else np.uint16 if len(ranges) <= 65536 else np.int64
+        range_of = np.repeat(np.arange(len(ranges), dtype=dtype), [e - f for f, e in ranges])
+        part = range_of[table.player]
+        rows = np.argsort(part, kind="stable")  # radix sort for 8- and 16-bit keys
+        ends = np.cumsum(np.bincount(part, minlength=len(ranges)))
+        del part
+        # Gathering by ``rows`` misses the cache once per column: pack three columns into one.
+        bits_zone = max(len(table.zones) - 1, 0).bit_length()
+        bits_game = max(len(table.games) - 1, 0).bit_length()
+        packed = None
+        if int(table.score.max()).bit_length() + bits_game + bits_zone <= 63:
+            packed = table.score << (bits_game + bits_zone)
+            packed |= table.game.astype(np.int64) << bits_zone
+            packed |= table.zone
+        return cls(table, rows, ends, packed, bits_zone, bits_game)
+
+    def part(self, k: int) -> _Table:
+        start = int(self.ends[k - 1]) if k else 0
+        rows = self.rows[start : int(self.ends[k])]
+        if self.packed is None:
+            return self.table.take(rows)
+        packed = self.packed[rows]
+        zone = (packed & ((1 << self.bits_zone) - 1)).astype(np.int32)
+        packed >>= self.bits_zone
+        game = (packed & ((1 << self.bits_game) - 1)).astype(np.int32)
+        packed >>= self.bits_game
+        return replace(
+            self.table,
+            n=len(rows),
+            player=self.table.player[rows],
+            game=game,
+            zone=zone,
+            utc_ns=self.table.utc_ns[rows],
+            score=packed,
+            rows=self.table.global_rows(rows),
+        )
 
 
 def _earned(table: _Table, rules: tuple[BadgeRule, ...]) -> tuple[Index, Index]:
@@ -114,10 +247,10 @@ class _Table:
     score: Ints
     play_id: pd.Series
     rows: Index | None = None
+    calendar: ZoneCalendar | None = None  # local days of the whole input's time range
 
-    def players_in(self, first: int, end: int) -> _Table:
-        """The plays of players ``first <= code < end``."""
-        rows = np.flatnonzero((self.player >= first) & (self.player < end))
+    def take(self, rows: Index) -> _Table:
+        """The plays at ``rows`` (ascending input rows) of this table."""
         return replace(
             self,
             n=len(rows),
@@ -126,7 +259,7 @@ class _Table:
             zone=self.zone[rows],
             utc_ns=self.utc_ns[rows],
             score=self.score[rows],
-            rows=rows,
+            rows=self.global_rows(rows),
         )
 
     def global_rows(self, rows: Index) -> Index:
@@ -290,14 +423,25 @@ def _factorize_strings(series: pd.Series) -> tuple[Codes, pd.Index]:
 def _ordered(table: _Table) -> _Ordered:
     """Sort the plays into A and B order and lay out the columns the features need."""
     by_time, player_a = _order_by_player_time(table)
-    days = local_days(table.utc_ns, table.zone, table.zones)
+    if table.calendar is not None:
+        days = table.calendar.days(table.utc_ns, table.zone)
+    else:
+        days = local_days(table.utc_ns, table.zone, table.zones)
     game_a, day_a, score_a = _gather3(table.game, days, table.score, by_time)
     del days
+    n_games = max(len(table.games), 1)
+    low = int(player_a[0]) if table.n else 0  # player_a is sorted
     player_game = player_a.astype(np.int64)
-    player_game *= max(len(table.games), 1)
+    if low:
+        player_game -= low
+    player_game *= n_games
     player_game += game_a
-    # Stable sort by (player, game) of plays already in time order: pack the A position in.
-    b_to_a = _sort_packed(player_game, np.arange(table.n, dtype=np.int64))
+    # Stable sort by (player, game) of plays already in time order: a radix sort when the
+    # (player, game) pairs of this range of players fit in 16 bits, else the A position packed in.
+    if table.n and int(player_game[-1]) < 1 << 16:
+        b_to_a = np.argsort(player_game.astype(np.uint16), kind="stable")
+    else:
+        b_to_a = _sort_packed(player_game, np.arange(table.n, dtype=np.int64))
     return _Ordered(
         by_time=by_time,
         b_to_a=b_to_a,
@@ -315,9 +459,13 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
     One sort of (player, coarse time, row) packed into an int64, then an exact re-sort of the
     few runs that share a player and a coarse time bucket (ties included, broken by play_id).
     """
+    logged = _order_of_logged(table)
+    if logged is not None:
+        return logged
     n = table.n
     bits_row = n.bit_length()
-    bits_player = max(len(table.players) - 1, 0).bit_length()
+    low = int(table.player.min())  # a range of players: code - low needs fewer bits
+    bits_player = (int(table.player.max()) - low).bit_length()
     bits_time = 63 - bits_row - bits_player
     if bits_time < 1:
         order = _exact_order(np.arange(n, dtype=np.intp), table)
@@ -327,7 +475,12 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
     rel >>= np.uint64(max(int(rel.max()).bit_length() - bits_time, 0))
     packed = rel.view(np.int64)
     del rel
-    packed |= table.player.astype(np.int64) << bits_time
+    player = table.player.astype(np.int64)
+    if low:
+        player -= low
+    player <<= bits_time
+    packed |= player
+    del player
     packed <<= bits_row
     packed |= np.arange(n, dtype=np.int64)
     packed.sort()
@@ -341,7 +494,39 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
         where = np.flatnonzero(in_run)
         order[where] = _exact_order(order[where], table)
     packed >>= bits_time
-    return order, packed.astype(np.int32)
+    player_a = packed.astype(np.int32)
+    if low:
+        player_a += low
+    return order, player_a
+
+
+def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
+    """``_order_by_player_time`` for rows already in played_at order (a log of plays), else None.
+
+    Then a stable radix sort by player is the whole sort (when the range's players fit in 16
+    bits). None also when one player has two plays at the same instant: play_id decides their
+    order, which the general path handles.
+    """
+    n, t = table.n, table.utc_ns
+    if n < 2:
+        return None
+    low = int(table.player.min())
+    if int(table.player.max()) - low >= 1 << 16 or not (t[1:] >= t[:-1]).all():
+        return None
+    relative = table.player - low
+    order = np.argsort(relative.astype(np.uint16), kind="stable")
+    del relative
+    player_a = table.player[order]
+    if (t[1:] == t[:-1]).any():  # a player's plays at one instant: ordered by play_id
+        t_a = t[order]
+        same = (player_a[1:] == player_a[:-1]) & (t_a[1:] == t_a[:-1])
+        if same.any():
+            in_run = np.zeros(n, dtype=bool)
+            in_run[1:] = same
+            in_run[:-1] |= same
+            where = np.flatnonzero(in_run)
+            order[where] = _exact_order(order[where], table)
+    return order, player_a
 
 
 def _exact_order(rows: Index, table: _Table) -> Index:

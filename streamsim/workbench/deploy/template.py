@@ -32,7 +32,7 @@ from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.errors import ConfigError
 from streamsim.game.badges import DEFAULT_RULES, BadgeRule
 from streamsim.game.deliveries import DELIVERIES_ENV
-from streamsim.game.handler import STRATEGIES
+from streamsim.game.handler import DEFAULT_PLAYER_WORKERS, STRATEGIES
 from streamsim.workbench.deploy.package import HANDLER
 from streamsim.workbench.policy import build_policy
 
@@ -226,6 +226,8 @@ def build_template(mapping: EventSourceMapping, settings: StackSettings) -> dict
                         "ACHIEVEMENTS_TABLE": names["achievements"],
                         "PLAYER_STATE_TABLE": names["player_state"],
                         "BADGE_STRATEGY": settings.strategy,
+                        # players of a batch evaluated at once (threads; read-all ignores it)
+                        "BADGE_PLAYER_WORKERS": str(DEFAULT_PLAYER_WORKERS),
                         "BADGE_RULES": json.dumps(rules, separators=(",", ":")),
                         DELIVERIES_ENV: "emf",
                     }

@@ -12,6 +12,11 @@ from typing import Any
 
 from streamsim.errors import ConfigError
 
+#: Peak memory a scale run holds per play sent (RSS / plays, measured with
+#: ``benchmarks/bench_virtual.py`` at 10,000 plays/s: ~9.6 KB), with headroom. A run that
+#: cannot fit is refused before it starts rather than swapping or being killed hours in.
+BYTES_PER_PLAY = 12_000
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -64,6 +69,7 @@ def main(args: argparse.Namespace) -> int:
             shards = int(args.shards)
         except ValueError:
             raise ConfigError(f"--shards must be auto or a number, got {args.shards!r}") from None
+    check_memory(args.rate * args.hours * 3600.0, available_memory())
     poison = 0
     for spec in args.faults or []:
         for part in spec.split(","):
@@ -133,6 +139,31 @@ def main(args: argparse.Namespace) -> int:
         print(result.cost.round(2).to_string())
     print(f"run folder: {out}")
     return 0 if s["lost"] == 0 else 1
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give without swapping (Linux MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_memory(plays: float, available: int | None) -> None:
+    """ConfigError if ``plays`` need more memory than is ``available`` (``BYTES_PER_PLAY``)."""
+    needed = plays * BYTES_PER_PLAY
+    if available is not None and needed > available:
+        fits = available / BYTES_PER_PLAY
+        raise ConfigError(
+            f"--rate x --hours is {plays:,.0f} plays; at about {BYTES_PER_PLAY / 1000:g} KB each "
+            f"that needs {needed / 2**30:,.1f} GB of memory, more than the "
+            f"{available / 2**30:,.1f} GB available: about {fits:,.0f} plays fit (lower --rate "
+            "or --hours)"
+        )
 
 
 def handler_units_model(args: argparse.Namespace) -> Any:
