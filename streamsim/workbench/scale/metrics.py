@@ -31,8 +31,11 @@ def arrow_text(values: Any) -> Any:
         data = values.array.__arrow_array__()
     else:
         data = pa.array(values.astype(str).to_numpy(dtype=object))
-    data = pc.cast(data, pa.large_string())
-    return data.combine_chunks() if isinstance(data, pa.ChunkedArray) else data
+    if data.type != pa.large_string():
+        data = pc.cast(data, pa.large_string())
+    if isinstance(data, pa.ChunkedArray):  # one chunk as it is (combining would copy it)
+        return data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
+    return data
 
 
 def first_match(values: Any, among: Any) -> np.ndarray:
