@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import StreamRecord, keys_json, number_size, stream_record_size
-from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
+from streamsim.aws.trigger.config import DestinationConfig, EventSourceMapping, TriggerTiming
 from streamsim.workbench.scale import run as run_module
 from streamsim.workbench.scale.model import ScaleModel
 from streamsim.workbench.scale.run import ScaleScenario, simulate_scale, synthetic_plays
 from streamsim.workbench.scale.writer import (
+    PlayRows,
     number_sizes,
     play_items,
     play_record_sizes,
@@ -100,3 +103,108 @@ def test_fast_path_equals_the_per_record_json_path_exactly(monkeypatch, batching
     pd.testing.assert_frame_equal(fast.run.dispositions[cols], slow.run.dispositions[cols])
     assert fast.summary["latency"] == slow.summary["latency"]
     assert fast.summary["sent_to_destination"] + fast.summary["lost"] > 0  # poison was met
+
+
+def test_play_rows_build_exactly_the_play_items() -> None:
+    plays, sent = synthetic_plays(ScaleScenario(rate=50, seconds=20, players=30, seed=4), 1e9)
+    plays.loc[3, "player_id"] = "pé€"
+    plays.loc[5, "play_id"] = "s😀x"
+    plays.loc[7, "score"] = 0
+    items = play_items(plays, sent)
+    rows = PlayRows.from_frame(plays, sent)
+    assert [rows.new_image(i) for i in range(len(rows))] == items
+    keys = [{"player_id": i["player_id"], "play_key": i["play_key"]} for i in items]
+    assert [rows.keys(i) for i in range(len(rows))] == keys
+    assert rows.items(list(range(len(rows)))[::-1]) == list(zip(keys, items, strict=True))[::-1]
+    # Years of other widths: the texts themselves.
+    old = plays.head(3).assign(
+        played_at=pd.Series([pd.Timestamp("0999-12-31 23:59:59.5", tz="UTC")] * 3)
+    )
+    expected = play_items(old, sent[:3])
+    old_rows = PlayRows.from_frame(old, sent[:3])
+    assert [old_rows.new_image(i) for i in range(3)] == expected
+    assert [image for _, image in old_rows.items([0, 1, 2])] == expected
+
+
+def test_rows_written_in_bulk_read_back_as_the_same_records_as_single_writes() -> None:
+    plays, sent = synthetic_plays(ScaleScenario(rate=100, seconds=5, players=20, seed=5), 1e9)
+    items = play_items(plays, sent)
+    rows = PlayRows.from_frame(plays, sent)
+    sizes, hashes = play_record_sizes(plays, sent), route_hashes(plays["player_id"])
+    now = [float(sent[-1])]
+    single = InMemoryStream("Plays", clock=lambda: now[0], shards=3, partition_key="player_id")
+    bulk = InMemoryStream("Plays", clock=lambda: now[0], shards=3, partition_key="player_id")
+    bulk._event_salt = single._event_salt
+    notified: dict[str, list[str]] = {"single": [], "bulk": []}
+    single.subscribe(notified["single"].append)
+    bulk.subscribe(notified["bulk"].append)
+    for item, at in zip(items, sent.tolist(), strict=True):
+        single.write({"player_id": item["player_id"], "play_key": item["play_key"]}, item, at=at)
+    half = len(items) // 2
+    bulk.write_rows(rows, np.arange(half), sent[:half], sizes[:half], hashes[:half])
+    bulk.write_rows(rows, np.arange(half, len(items)), sent[half:], sizes[half:], hashes[half:])
+
+    def order(ids: list[str]) -> list[str]:  # shard ids differ only by a random suffix
+        return list(dict.fromkeys(i.rsplit("-", 1)[0] for i in ids))
+
+    assert order(notified["bulk"]) == order(notified["single"])
+
+    def read(stream: InMemoryStream, kind: str, seq: str | None = None) -> list[Any]:
+        out = []
+        for shard in stream.describe_stream(StreamArn=stream.stream_arn)["StreamDescription"][
+            "Shards"
+        ]:
+            extra = {"SequenceNumber": seq} if seq else {}
+            it = stream.get_shard_iterator(
+                StreamArn=stream.stream_arn,
+                ShardId=shard["ShardId"],
+                ShardIteratorType=kind,
+                **extra,
+            )["ShardIterator"]
+            out.extend(stream.get_records(ShardIterator=it, Limit=1000)["Records"])
+        return out
+
+    expected = read(single, "TRIM_HORIZON")
+    assert len(expected) == len(items)
+    got = read(bulk, "TRIM_HORIZON")
+    # Shard ids differ by a random suffix only; records must be identical.
+    assert got == expected
+    middle = expected[len(expected) // 3]["dynamodb"]["SequenceNumber"]
+    for kind in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER"):
+        assert read(bulk, kind, middle) == read(single, kind, middle)
+    now[0] = float(sent[0]) + 0.5  # records after now stay invisible
+    assert read(bulk, "TRIM_HORIZON") == read(single, "TRIM_HORIZON")
+    now[0] = float(sent[half]) + 86_400 + 1e-3  # the first half is past the retention
+    assert read(bulk, "TRIM_HORIZON") == read(single, "TRIM_HORIZON")  # trimmed alike
+
+
+def test_scale_accounting_equals_the_play_timeline() -> None:
+    """The summary's per-play dispositions and times (joined by Arrow) are play_timeline's."""
+    from streamsim.workbench.analysis import play_timeline
+
+    mapping = EventSourceMapping(
+        starting_position="TRIM_HORIZON",
+        maximum_retry_attempts=1,
+        destination_config=DestinationConfig(
+            on_failure="arn:aws:sqs:eu-central-1:123456789012:dlq"
+        ),
+    )
+    result = simulate_scale(
+        ScaleScenario(rate=200.0, seconds=10.0, shards=3, players=50, poison=3, mapping=mapping)
+    )
+    timeline = play_timeline(result.run)
+    disposition, at = run_module._play_outcomes(result.run)
+    assert (
+        list(disposition)
+        == timeline["disposition"]
+        .astype(object)
+        .where(timeline["disposition"].notna(), None)
+        .tolist()
+    )
+    assert set(disposition) >= {"processed", "destination"}
+    np.testing.assert_array_equal(at[disposition == "processed"], timeline["processed_at"].dropna())
+    # A play without a record is unaccounted (None), never counted as processed.
+    plays = result.run.plays.copy()
+    plays.loc[0, "play_key"] = "missing"
+    run = replace(result.run, tables={**result.run.tables, "plays": plays})
+    assert run_module._play_outcomes(run)[0][0] is None

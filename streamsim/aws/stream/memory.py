@@ -13,11 +13,13 @@ import bisect
 import itertools
 import uuid
 import zlib
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 from botocore.exceptions import ClientError
 
 from streamsim.aws.stream.records import keys_json, stream_record_size
@@ -33,26 +35,55 @@ MAX_GET_RECORDS = 1000
 MAX_GET_RECORDS_BYTES = 1024 * 1024
 
 
+class RowSource(Protocol):
+    """Items a bulk writer keeps as columns: the stream builds a record's ``Keys`` and
+    ``NewImage`` from its row only when a reader asks for it (``InMemoryStream.write_rows``)."""
+
+    def keys(self, row: int) -> dict[str, Any]: ...
+
+    def new_image(self, row: int) -> dict[str, Any]: ...
+
+    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(keys(row), new_image(row))`` for each row, at once (a reader's page)."""
+        ...
+
+
+#: Sequence numbers are stored as offsets from this (they start here and fit 64 bits above it).
+_SEQ_BASE = 100000000000000000000
+
+
 @dataclass
 class _Shard:
+    """One shard's records as columns (8 bytes each per record): the record dicts themselves are
+    kept only for single writes (``dicts``); rows written in bulk are built when read."""
+
     shard_id: str
     parent_shard_id: str | None
     starting_seq: int
-    records: list[dict[str, Any]] = field(default_factory=list)
     #: Each record's creation time (epoch seconds): visibility, trimming, without datetimes.
-    times: list[float] = field(default_factory=list)
+    times: array[float] = field(default_factory=lambda: array("d"))
     #: Each record's SizeBytes, for the 1 MB GetRecords cap.
-    sizes: list[int] = field(default_factory=list)
+    sizes: array[int] = field(default_factory=lambda: array("q"))
+    #: Each record's sequence number minus ``_SEQ_BASE``.
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    #: Each record's origin: a row of the stream's row source (>= 0), or ``-1 - k`` for
+    #: ``dicts[k - dicts_trimmed]`` (a record written with ``write``).
+    refs: array[int] = field(default_factory=lambda: array("q"))
+    dicts: list[dict[str, Any]] = field(default_factory=list)
+    dicts_trimmed: int = 0
     ending_seq: int | None = None
     #: Records trimmed from the front (older than retention): keeps positions absolute.
     trimmed: int = 0
     #: The sequence number of the last trimmed record, if any.
     trimmed_through: int | None = None
 
+    def __len__(self) -> int:
+        return len(self.times)
+
     def visible(self, now: float) -> int:
         """How many records exist at ``now`` (records written ahead with a later time do not)."""
         if not self.times or self.times[-1] <= now:
-            return len(self.records)
+            return len(self.times)
         return bisect.bisect_right(self.times, now)
 
     def describe(self) -> dict[str, Any]:
@@ -86,7 +117,9 @@ class InMemoryStream:
         self._clock = clock
         label = datetime.fromtimestamp(clock(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
         self.stream_arn = f"arn:aws:dynamodb:{region}:{account}:table/{table_name}/stream/{label}"
-        self._seq = itertools.count(100000000000000000000)
+        self._next_seq = _SEQ_BASE
+        #: The bulk writer's columns (``write_rows``), if any.
+        self._source: RowSource | None = None
         self._shard_ids = itertools.count(1)
         self._shards: dict[str, _Shard] = {}
         self._iterators: dict[str, tuple[str, int, float]] = {}
@@ -151,7 +184,7 @@ class InMemoryStream:
         when = self._clock() if at is None else at
         if shard.times and when < shard.times[-1]:
             raise ValueError("writes must come in time order")
-        seq = next(self._seq)
+        seq = self._take_seq()
         ddb: dict[str, Any] = {
             "ApproximateCreationDateTime": datetime.fromtimestamp(when, timezone.utc),
             "Keys": keys,
@@ -177,19 +210,150 @@ class InMemoryStream:
             "awsRegion": self._region,
             "dynamodb": ddb,
         }
-        shard.records.append(record)
+        shard.refs.append(-1 - (shard.dicts_trimmed + len(shard.dicts)))
+        shard.dicts.append(record)
         shard.times.append(when)
         shard.sizes.append(ddb["SizeBytes"])
+        shard.seqs.append(seq - _SEQ_BASE)
         if self._listeners:
             self._changed(shard.shard_id)
         return record
+
+    def write_rows(
+        self,
+        source: RowSource,
+        rows: Sequence[int] | np.ndarray,
+        at: Sequence[float] | np.ndarray,
+        size_bytes: Sequence[int] | np.ndarray,
+        route_hashes: Sequence[int] | np.ndarray,
+    ) -> None:
+        """Insert many items at once, kept as columns: exactly what ``write(source.keys(row),
+        source.new_image(row), at=, size_bytes=, route_hash=)`` for each row in turn would store
+        and return to readers (same shards, sequence numbers, eventIDs, times; a test compares
+        them), without a record dict per row: ``source`` builds ``Keys`` and ``NewImage`` when a
+        reader asks. One source per stream (a bulk writer's columns)."""
+        if self._source is None:
+            self._source = source
+        elif self._source is not source:
+            raise ValueError("one row source per stream")
+        n = len(rows)
+        if not n:
+            return
+        if self._open is None:
+            self._open = [s for s in self._shards.values() if s.ending_seq is None]
+        open_shards = self._open
+        when = np.asarray(at, dtype=np.float64)
+        if np.any(np.diff(when) < 0):
+            raise ValueError("writes must come in time order")
+        slot = np.asarray(route_hashes, dtype=np.int64) % len(open_shards)
+        first = self._next_seq - _SEQ_BASE
+        self._next_seq += n
+        seqs = np.arange(first, first + n, dtype=np.int64)
+        refs = np.asarray(rows, dtype=np.int64)
+        sizes = np.asarray(size_bytes, dtype=np.int64)
+        # Shards in the order of their first record in the block (the order single writes
+        # would notify listeners in).
+        touched, first_at = np.unique(slot, return_index=True)
+        for k in touched[np.argsort(first_at, kind="stable")].tolist():
+            shard = open_shards[k]
+            mine = np.flatnonzero(slot == k)
+            t = when[mine]
+            if shard.times and t[0] < shard.times[-1]:
+                raise ValueError("writes must come in time order")
+            shard.times.frombytes(t.tobytes())
+            shard.sizes.frombytes(sizes[mine].tobytes())
+            shard.seqs.frombytes(seqs[mine].tobytes())
+            shard.refs.frombytes(refs[mine].tobytes())
+        if self._listeners:
+            for k in touched[np.argsort(first_at, kind="stable")].tolist():
+                self._changed(open_shards[k].shard_id)
+
+    def release_rows(self) -> None:
+        """Drop every record and the row source, keeping the shards (a bulk run is over and its
+        capture holds what it needs): the stream's memory goes back."""
+        for shard in self._shards.values():
+            shard.trimmed += len(shard)
+            shard.trimmed_through = shard.seqs[-1] + _SEQ_BASE if len(shard) else None
+            shard.dicts_trimmed += len(shard.dicts)
+            shard.times, shard.sizes = array("d"), array("q")
+            shard.seqs, shard.refs, shard.dicts = array("q"), array("q"), []
+        self._source = None
+
+    def _records(self, shard: _Shard, start: int, end: int) -> list[dict[str, Any]]:
+        """The stored records at positions ``start:end`` (rows of the source built at once)."""
+        refs = shard.refs[start:end]
+        if self._source is None or min(refs, default=-1) < 0:
+            return [self._record(shard, i) for i in range(start, end)]
+        items = self._source.items(refs)
+        salt, region, view = self._event_salt, self._region, self.view_type
+        image = view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
+        out = []
+        for (keys, new_image), when, size, offset in zip(
+            items,
+            shard.times[start:end],
+            shard.sizes[start:end],
+            shard.seqs[start:end],
+            strict=True,
+        ):
+            seq = offset + _SEQ_BASE
+            ddb: dict[str, Any] = {
+                "ApproximateCreationDateTime": datetime.fromtimestamp(when, timezone.utc),
+                "Keys": keys,
+                "SequenceNumber": str(seq),
+                "SizeBytes": size,
+                "StreamViewType": view,
+            }
+            if image:
+                ddb["NewImage"] = new_image
+            out.append(
+                {
+                    "eventID": f"{salt}{seq & 0xFFFFFFFFFFFFFFFF:016x}",
+                    "eventName": "INSERT",
+                    "eventVersion": "1.1",
+                    "eventSource": "aws:dynamodb",
+                    "awsRegion": region,
+                    "dynamodb": ddb,
+                }
+            )
+        return out
+
+    def _record(self, shard: _Shard, i: int) -> dict[str, Any]:
+        """The stored record at position ``i`` of ``shard`` (built from the row source for rows
+        written with ``write_rows``)."""
+        ref = shard.refs[i]
+        if ref < 0:
+            return shard.dicts[-1 - ref - shard.dicts_trimmed]
+        assert self._source is not None
+        seq = shard.seqs[i] + _SEQ_BASE
+        ddb: dict[str, Any] = {
+            "ApproximateCreationDateTime": datetime.fromtimestamp(shard.times[i], timezone.utc),
+            "Keys": self._source.keys(ref),
+            "SequenceNumber": str(seq),
+            "SizeBytes": shard.sizes[i],
+            "StreamViewType": self.view_type,
+        }
+        if self.view_type in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
+            ddb["NewImage"] = self._source.new_image(ref)
+        return {
+            "eventID": f"{self._event_salt}{seq & 0xFFFFFFFFFFFFFFFF:016x}",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self._region,
+            "dynamodb": ddb,
+        }
+
+    def _take_seq(self) -> int:
+        seq = self._next_seq
+        self._next_seq += 1
+        return seq
 
     def split_shard(self, shard_id: str) -> tuple[str, str]:
         """Close a shard and open two children: how DynamoDB rolls shards over [S]."""
         shard = self._shard(shard_id)
         if shard.ending_seq is not None:
             raise ValueError(f"shard {shard_id} is already closed")
-        shard.ending_seq = next(self._seq)
+        shard.ending_seq = self._take_seq()
         self._open = None
         children = self._new_shard(shard_id).shard_id, self._new_shard(shard_id).shard_id
         self._changed(shard_id)
@@ -203,7 +367,7 @@ class InMemoryStream:
             raise ValueError(f"shard {shard_id} is already closed")
         if self._open is None:
             self._open = [s for s in self._shards.values() if s.ending_seq is None]
-        shard.ending_seq = next(self._seq)
+        shard.ending_seq = self._take_seq()
         child = self._new_shard(shard_id)
         self._open[self._open.index(shard)] = child  # keys keep their slot
         self._changed(shard_id)
@@ -211,7 +375,7 @@ class InMemoryStream:
 
     def close_shard(self, shard_id: str) -> None:
         """Close a shard without children (e.g. the stream is being disabled)."""
-        self._shard(shard_id).ending_seq = next(self._seq)
+        self._shard(shard_id).ending_seq = self._take_seq()
         self._open = None
         self._changed(shard_id)
 
@@ -268,19 +432,14 @@ class InMemoryStream:
             if SequenceNumber is None:
                 raise _error("ValidationException", "SequenceNumber is required")
             target = int(SequenceNumber)
-            seqs = [
-                int(r["dynamodb"]["SequenceNumber"])
-                for r in shard.records[: shard.visible(self._clock())]
-            ]
+            visible = shard.visible(self._clock())
             horizon = shard.trimmed_through
             at = ShardIteratorType == "AT_SEQUENCE_NUMBER"
             if horizon is not None and (target < horizon or (at and target == horizon)):
                 raise _error("TrimmedDataAccessException", "the sequence number was trimmed")
-            position = sum(
-                1
-                for s in seqs
-                if s < target or (s == target and ShardIteratorType == "AFTER_SEQUENCE_NUMBER")
-            )
+            # Records before the target (and the target itself, AFTER it): seqs ascend.
+            find = bisect.bisect_right if not at else bisect.bisect_left
+            position = find(shard.seqs, target - _SEQ_BASE, 0, visible)
         else:
             raise _error("ValidationException", f"bad ShardIteratorType {ShardIteratorType}")
         token = f"{self.stream_arn}|{ShardId}|{uuid.uuid4().hex}"
@@ -310,11 +469,11 @@ class InMemoryStream:
             if total > MAX_GET_RECORDS_BYTES and i > position:
                 end = i
                 break
-        records = shard.records[position:end]
+        records = self._records(shard, position, end)
         new_position = position + len(records)
         # Records are shared read-only with the caller (no copy): readers build their own events.
         out: dict[str, Any] = {"Records": records}
-        closed_and_read = shard.ending_seq is not None and new_position >= len(shard.records)
+        closed_and_read = shard.ending_seq is not None and new_position >= len(shard)
         if not closed_and_read:
             token = f"{self.stream_arn}|{shard_id}|{uuid.uuid4().hex}"
             self._iterators[token] = (shard_id, shard.trimmed + new_position, self._clock())
@@ -336,7 +495,7 @@ class InMemoryStream:
         position = absolute - shard.trimmed
         if position < 0 or self._clock() - issued > ITERATOR_LIFETIME_SECONDS:
             return 0.0
-        if position < len(shard.records):
+        if position < len(shard):
             return shard.times[position]
         return 0.0 if shard.ending_seq is not None else float("inf")
 
@@ -349,7 +508,7 @@ class InMemoryStream:
     # ---- internals -------------------------------------------------------------------------------
     def _new_shard(self, parent: str | None) -> _Shard:
         n = next(self._shard_ids)
-        shard = _Shard(f"shardId-{n:020d}-{uuid.uuid4().hex[:8]}", parent, next(self._seq))
+        shard = _Shard(f"shardId-{n:020d}-{uuid.uuid4().hex[:8]}", parent, self._take_seq())
         self._shards[shard.shard_id] = shard
         return shard
 
@@ -369,10 +528,14 @@ class InMemoryStream:
             return
         drop = bisect.bisect_left(shard.times, horizon)
         if drop:
-            shard.trimmed_through = int(shard.records[drop - 1]["dynamodb"]["SequenceNumber"])
-            del shard.records[:drop]
+            shard.trimmed_through = shard.seqs[drop - 1] + _SEQ_BASE
+            dicts = sum(1 for ref in shard.refs[:drop] if ref < 0)
+            del shard.dicts[:dicts]
+            shard.dicts_trimmed += dicts
             del shard.times[:drop]
             del shard.sizes[:drop]
+            del shard.seqs[:drop]
+            del shard.refs[:drop]
             shard.trimmed += drop
 
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, NamedTuple
 
+from streamsim.aws.trigger.columns import RowColumns
+
 
 class Disposition(str, Enum):
     """Where a record ended. ``discarded`` means lost: no on-failure destination was set."""
@@ -88,13 +90,49 @@ class PollErrorRow(NamedTuple):
     clock: str
 
 
+#: How the per-record rows are kept (``RowColumns``): a few bytes per field, not objects.
+RECORD_COLUMNS = {
+    "mapping": "code",
+    "shard_id": "code",
+    "sequence_number": "decimal",
+    "event_id": "text",
+    "event_name": "code",
+    "keys": "text",
+    "created_at": "float",
+    "read_at": "float",
+    "size_bytes": "int",
+    "clock": "code",
+}
+DISPOSITION_COLUMNS = {
+    "mapping": "code",
+    "shard_id": "code",
+    "sequence_number": "decimal",
+    "disposition": "code",
+    "at": "float",
+    "attempts": "int",
+    "condition": "code",
+    "clock": "code",
+    "first_invoked_at": "optional_float",
+}
+
+
+def record_rows() -> RowColumns[RecordRow]:
+    return RowColumns(RecordRow, RECORD_COLUMNS)
+
+
+def disposition_rows() -> RowColumns[DispositionRow]:
+    return RowColumns(DispositionRow, DISPOSITION_COLUMNS)
+
+
 @dataclass
 class Capture:
-    """Collects rows; ``on_attempt`` lets a CLI print log lines as they come."""
+    """Collects rows; ``on_attempt`` lets a CLI print log lines as they come. Per-record rows
+    (records, dispositions) are kept as columns (``RowColumns``: a list of the same tuples to
+    its users), so a run of tens of millions of records fits in memory."""
 
-    records: list[RecordRow] = field(default_factory=list)
+    records: RowColumns[RecordRow] = field(default_factory=record_rows)
     attempts: list[AttemptRow] = field(default_factory=list)
-    dispositions: list[DispositionRow] = field(default_factory=list)
+    dispositions: RowColumns[DispositionRow] = field(default_factory=disposition_rows)
     poll_errors: list[PollErrorRow] = field(default_factory=list)
     destination_messages: list[dict[str, Any]] = field(default_factory=list)
     on_attempt: Callable[[AttemptRow], None] | None = None
@@ -113,11 +151,14 @@ class Capture:
         out["invocations"] = len(self.attempts)
         return out
 
-    def frames(self) -> dict[str, Any]:
-        """DataFrames: records, attempts, dispositions, poll_errors."""
+    def frames(self, release: bool = False) -> dict[str, Any]:
+        """DataFrames: records, attempts, dispositions, poll_errors. ``release``: empty the
+        per-record stores while converting them (a finished run's capture, at scale)."""
         import pandas as pd
 
-        def frame(rows: list[Any], cls: Any) -> pd.DataFrame:
+        def frame(rows: Any, cls: Any) -> pd.DataFrame:
+            if isinstance(rows, RowColumns):
+                return rows.frame(release)
             columns = list(cls._fields)
             if not rows:
                 return pd.DataFrame(columns=columns)

@@ -12,10 +12,11 @@ from typing import Any
 
 from streamsim.errors import ConfigError
 
-#: Peak memory a scale run holds per play sent (RSS / plays, measured with
-#: ``benchmarks/bench_virtual.py`` at 10,000 plays/s: ~9.6 KB), with headroom. A run that
-#: cannot fit is refused before it starts rather than swapping or being killed hours in.
-BYTES_PER_PLAY = 12_000
+#: Peak memory a scale run holds per play sent, with headroom: peak RSS (VmHWM) / plays of one
+#: ``simulate_scale`` at 10,000 plays/s over 100 shards was 1,525 bytes at 1 M plays and at
+#: most 1,418 at 3 M (docs/performance.md, "Round 2"), ~45 % headroom over the 1 M figure. A run that cannot fit is
+#: refused before it starts rather than swapping or being killed hours in.
+BYTES_PER_PLAY = 2_200
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

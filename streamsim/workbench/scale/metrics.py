@@ -11,11 +11,51 @@ is the workbench's own figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 MINUTE = 60.0
+
+
+def arrow_text(values: Any) -> Any:
+    """A text column (pandas or Arrow) as one Arrow large_string array, without copying a str
+    column into Python objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(values, pa.Array | pa.ChunkedArray):
+        data = values
+    elif hasattr(values.array, "__arrow_array__"):
+        data = values.array.__arrow_array__()
+    else:
+        data = pa.array(values.astype(str).to_numpy(dtype=object))
+    if data.type != pa.large_string():
+        data = pc.cast(data, pa.large_string())
+    if isinstance(data, pa.ChunkedArray):  # one chunk as it is (combining would copy it)
+        return data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
+    return data
+
+
+def first_match(values: Any, among: Any) -> np.ndarray:
+    """For each of ``values``, the position of its first occurrence in ``among`` (-1: none):
+    a left join on a unique key (``drop_duplicates(keep="first")`` then ``map``/``merge``)
+    computed by Arrow on the text itself, without a Python string per row (tens of millions of
+    sequence numbers and keys at scale)."""
+    import pyarrow.compute as pc
+
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    if not len(among):
+        return np.full(len(values), -1, dtype=np.int64)
+    found = pc.index_in(arrow_text(values), value_set=arrow_text(among))
+    return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def first_rows(column: pd.Series) -> np.ndarray:
+    """A mask of each value's first occurrence (``~duplicated(keep="first")``), by Arrow."""
+    return first_match(column, column) == np.arange(len(column))
 
 
 def cloudwatch_metrics(
@@ -69,10 +109,9 @@ def cloudwatch_metrics(
                 dtype=float
             )
         )
-        created = records.drop_duplicates("sequence_number").set_index("sequence_number")[
-            "created_at"
-        ]
-        last_created = attempts["last_sequence_number"].map(created).to_numpy(dtype=float)
+        at = first_match(attempts["last_sequence_number"], records["sequence_number"])
+        created = records["created_at"].to_numpy(dtype=float)
+        last_created = np.where(at >= 0, created[np.maximum(at, 0)] if len(created) else 0, np.nan)
         done = attempts["completed_at"].to_numpy(dtype=float)
         age = maximum(done, np.nan_to_num(done - last_created))
     else:
@@ -80,7 +119,7 @@ def cloudwatch_metrics(
         age = np.zeros(minutes)
     conc = np.asarray(concurrency, dtype=float).reshape(-1, 2)
     concurrent = maximum(conc[:, 0], conc[:, 1])
-    finished = dispositions.drop_duplicates("sequence_number")["at"].to_numpy(dtype=float)
+    finished = dispositions["at"].to_numpy(dtype=float)[first_rows(dispositions["sequence_number"])]
     ends = origin + MINUTE * np.arange(1, minutes + 1)
     backlog = np.searchsorted(np.sort(written), ends, side="right") - np.searchsorted(
         np.sort(finished), ends, side="right"

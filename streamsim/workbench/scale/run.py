@@ -32,14 +32,20 @@ from streamsim.clock import Clock, VirtualClock
 from streamsim.errors import ConfigError
 from streamsim.validation import require_int, require_positive
 from streamsim.workbench.runfolder import Run
-from streamsim.workbench.scale.metrics import cloudwatch_metrics
+from streamsim.workbench.scale.metrics import arrow_text, cloudwatch_metrics, first_match
 from streamsim.workbench.scale.model import (
     ScaleModel,
     auto_shards,
     throttle_writes,
     write_units,
 )
-from streamsim.workbench.scale.writer import play_record_sizes, route_hashes, write_ahead
+from streamsim.workbench.scale.writer import (
+    PlayRows,
+    play_keys,
+    play_record_sizes,
+    route_hashes,
+    write_ahead,
+)
 
 GAMES = ("chess", "sudoku", "wordle", "tetris", "solitaire")
 
@@ -196,8 +202,7 @@ def simulate_scale(
     clock = VirtualClock()
     start = clock.now()
     plays, sent = synthetic_plays(scenario, start)
-    items = _items(plays, sent)
-    units = write_units(item_size(items[0])) if items else 1
+    units = write_units(item_size(_items(plays.head(1), sent[:1])[0])) if len(plays) else 1
     shards = (
         auto_shards(scenario.rate, units, model)
         if scenario.shards == "auto"
@@ -206,14 +211,13 @@ def simulate_scale(
     written = sent
     throttled = 0
     hashes = route_hashes(plays["player_id"])
-    if scenario.throttling and len(items):
+    if scenario.throttling and len(plays):
         partition = hashes % shards  # each play's partition, as the stream routes it
         written, throttled = throttle_writes(sent, partition, units, shards, model)
         order = np.argsort(written, kind="stable")
         if np.any(order != np.arange(len(order))):
             plays = plays.iloc[order].reset_index(drop=True)
             sent, written, hashes = sent[order], written[order], hashes[order]
-            items = [items[i] for i in order]
     stream = InMemoryStream("Plays", clock=clock.now, shards=shards, partition_key="player_id")
     poison = _poison(plays, scenario)
     handler = ScaleHandler(
@@ -247,16 +251,17 @@ def simulate_scale(
 
     trigger.start()
     writer = (
-        _per_record_writer(clock, stream, written, items, before_block)
+        _per_record_writer(clock, stream, written, _items(plays, sent), before_block)
         if scenario.per_record_writes
         else write_ahead(
             clock,
             stream,
             written,
-            items,
+            (),
             before_block=before_block,
             sizes=play_record_sizes(plays, sent),
             route_hashes=hashes,
+            rows=PlayRows.from_frame(plays, sent),
         )
     )
     with trigger.invoker.output.installed():
@@ -264,10 +269,10 @@ def simulate_scale(
     drained = trigger.run_until_drained(scenario.drain_seconds)
     if progress is not None:
         progress(total, total)
-    frames = trigger.capture.frames()
-    plays_frame = plays.assign(
-        play_key=[i["play_key"]["S"] for i in items], written_at=sent, acked_at=written
-    )
+    # The run is over: let the stream's columns go, and the capture's as the frames take them.
+    stream.release_rows()
+    frames = trigger.capture.frames(release=True)
+    plays_frame = plays.assign(play_key=play_keys(plays), written_at=sent, acked_at=written)
     achievements = pd.DataFrame(
         columns=["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]
     )
@@ -372,19 +377,17 @@ def _rollover(
 def _summary(
     run: Run, metrics: pd.DataFrame, shards: int, throttled: int, invoke_throttles: int, units: int
 ) -> dict[str, Any]:
-    from streamsim.workbench.analysis import play_timeline
-
-    timeline = play_timeline(run)
-    counts = timeline["disposition"].fillna("unaccounted").value_counts().to_dict()
-    done = timeline.loc[timeline["disposition"] == "processed"]
-    latency = (done["processed_at"] - done["written_at"]).astype(float)
+    disposition, at = _play_outcomes(run)
+    counts = pd.Series(disposition).fillna("unaccounted").value_counts().to_dict()
+    processed = disposition == "processed"
+    latency = pd.Series(at[processed] - run.plays["written_at"].to_numpy(dtype=float)[processed])
     pct = {
         f"p{p}_s": float(latency.quantile(p / 100)) if len(latency) else math.nan
         for p in (50, 95, 99)
     }
     attempts = run.attempts
     return {
-        "plays_sent": int(len(timeline)),
+        "plays_sent": int(len(run.plays)),
         "shards": shards,
         "write_units_per_play": units,
         "throttled_writes": int(throttled),
@@ -404,6 +407,34 @@ def _summary(
         ),
         "drained": bool(run.config.get("drained")),
     }
+
+
+def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Each play's disposition (None: unaccounted) and its time, as ``analysis.play_timeline``
+    joins them (plays to their first INSERT record by key, records to their first disposition
+    by sequence number), by Arrow on the columns: no frame per play, no Python string per row."""
+    import pyarrow as pa
+
+    from streamsim.workbench.analysis import record_key
+
+    plays, records, dispositions = run.plays, run.records, run.dispositions
+    insert = (records["event_name"] == "INSERT").to_numpy(dtype=bool)
+    inserts = records if insert.all() else records.loc[insert]
+    keys = record_key(plays["player_id"].astype(str), plays["play_key"].astype(str))
+    record = first_match(keys, inserts["keys"])
+    del keys
+    seq = arrow_text(inserts["sequence_number"]).take(
+        pa.array(np.maximum(record, 0), mask=record < 0)
+    )
+    found = first_match(seq, dispositions["sequence_number"])
+    del seq
+    hit = found >= 0
+    codes, kinds = pd.factorize(dispositions["disposition"])
+    disposition = np.full(len(plays), None, dtype=object)
+    disposition[hit] = np.asarray(kinds, dtype=object)[codes[found[hit]]]
+    at = np.full(len(plays), np.nan)
+    at[hit] = dispositions["at"].to_numpy(dtype=float)[found[hit]]
+    return disposition, at
 
 
 def _cost(scenario: ScaleScenario, summary: dict[str, Any]) -> pd.DataFrame | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -127,6 +129,149 @@ def play_items(plays: pd.DataFrame, written_at: np.ndarray) -> list[dict[str, An
     ]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class PlayRows:
+    """The plays as compact columns (about 40 bytes a play), building each play's item and
+    stream keys only when asked: exactly ``play_items(plays, written_at)[row]`` (a test
+    compares them), so a bulk writer keeps no dict per play (``InMemoryStream.write_rows``)."""
+
+    player_codes: np.ndarray
+    players: tuple[str, ...]
+    play_ids: np.ndarray
+    game_codes: np.ndarray
+    games: tuple[str, ...]
+    played_ms: np.ndarray
+    #: ISO texts of ``played_ms`` when some year is not four digits (else formatted per row).
+    iso: tuple[str, ...] | None
+    tz_codes: np.ndarray
+    tzs: tuple[str, ...]
+    scores: np.ndarray
+    written_ms: np.ndarray
+
+    @classmethod
+    def from_frame(cls, plays: pd.DataFrame, written_at: np.ndarray) -> PlayRows:
+        utc = plays["played_at"].dt.tz_convert("UTC").dt.floor("ms")
+        years = utc.dt.year.to_numpy()
+        iso = None
+        if len(years) and (years.min() < 1000 or years.max() > 9999):
+            iso = tuple((utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z").tolist())
+        player_codes, players = pd.factorize(plays["player_id"].astype(str))
+        game_codes, games = pd.factorize(plays["game"].astype(str))
+        tz_codes, tzs = pd.factorize(plays["tz"].astype(str))
+        ids = plays["play_id"].astype(str)
+        return cls(
+            player_codes=player_codes.astype(np.int32),
+            players=tuple(players),
+            # UTF-8 bytes, fixed width (NUL-padded; play ids contain no NUL character).
+            play_ids=_fixed_bytes(ids),
+            game_codes=game_codes.astype(np.int32),
+            games=tuple(games),
+            played_ms=(utc.astype("int64") // _unit_per_ms(utc)).to_numpy(np.int64),
+            iso=iso,
+            tz_codes=tz_codes.astype(np.int32),
+            tzs=tuple(tzs),
+            scores=plays["score"].to_numpy(dtype=np.int64),
+            written_ms=np.round(np.asarray(written_at, dtype=float) * 1000).astype(np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def _iso(self, row: int) -> str:
+        if self.iso is not None:
+            return self.iso[row]
+        ms = int(self.played_ms[row])
+        at = _EPOCH + timedelta(milliseconds=ms)
+        return f"{at:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``(keys(row), new_image(row))`` for many rows, the columns indexed once for all."""
+        at = np.asarray(rows, dtype=np.int64)
+        if self.iso is not None:
+            iso = [self.iso[r] for r in at.tolist()]
+        else:
+            iso = np.datetime_as_string(
+                self.played_ms[at].astype("datetime64[ms]"), unit="ms", timezone="UTC"
+            ).tolist()
+        players = self.players
+        games = self.games
+        tzs = self.tzs
+        out = []
+        for player, played, play_id, game, tz, score, written in zip(
+            self.player_codes[at].tolist(),
+            iso,
+            self.play_ids[at].tolist(),
+            self.game_codes[at].tolist(),
+            self.tz_codes[at].tolist(),
+            self.scores[at].tolist(),
+            self.written_ms[at].tolist(),
+            strict=True,
+        ):
+            play_id = play_id.decode()
+            player_id = {"S": players[player]}
+            play_key = {"S": played + "#" + play_id}
+            out.append(
+                (
+                    {"player_id": player_id, "play_key": play_key},
+                    {
+                        "player_id": player_id,
+                        "play_key": play_key,
+                        "play_id": {"S": play_id},
+                        "game": {"S": games[game]},
+                        "played_at": {"S": played},
+                        "tz": {"S": tzs[tz]},
+                        "score": {"N": str(score)},
+                        "written_at": {"N": str(written)},
+                    },
+                )
+            )
+        return out
+
+    def keys(self, row: int) -> dict[str, Any]:
+        return {
+            "player_id": {"S": self.players[self.player_codes[row]]},
+            "play_key": {"S": self._iso(row) + "#" + self.play_ids[row].decode()},
+        }
+
+    def new_image(self, row: int) -> dict[str, Any]:
+        at = self._iso(row)
+        play_id = self.play_ids[row].decode()
+        return {
+            "player_id": {"S": self.players[self.player_codes[row]]},
+            "play_key": {"S": at + "#" + play_id},
+            "play_id": {"S": play_id},
+            "game": {"S": self.games[self.game_codes[row]]},
+            "played_at": {"S": at},
+            "tz": {"S": self.tzs[self.tz_codes[row]]},
+            "score": {"N": str(int(self.scores[row]))},
+            "written_at": {"N": str(int(self.written_ms[row]))},
+        }
+
+
+def _fixed_bytes(text: pd.Series, chunk: int = 1 << 20) -> np.ndarray:
+    """UTF-8 texts as one fixed-width bytes array, converted a chunk at a time (no list of
+    bytes objects for every play at once)."""
+    width = int(_utf8_len(text).max()) if len(text) else 1
+    out = np.zeros(len(text), dtype=f"S{max(width, 1)}")
+    for start in range(0, len(text), chunk):
+        part = text.iloc[start : start + chunk]
+        out[start : start + len(part)] = [t.encode() for t in part]
+    return out
+
+
+def _unit_per_ms(utc: pd.Series) -> int:
+    """Datetime units per millisecond of a datetime column (pandas keeps ns, us, ms or s)."""
+    unit = np.datetime_data(utc.dt.tz_localize(None).to_numpy().dtype)[0]
+    return {"ns": 1_000_000, "us": 1_000, "ms": 1}.get(unit, 0) or _fail_unit(unit)
+
+
+def _fail_unit(unit: str) -> int:
+    raise ValueError(f"unsupported datetime unit {unit!r}")
+
+
 def route_hashes(player_id: pd.Series) -> np.ndarray:
     """Each play's routing hash: CRC-32 of its partition key's ``keys_json``, as the stream
     routes a write (``InMemoryStream(partition_key="player_id")``); once per player."""
@@ -148,13 +293,16 @@ def write_ahead(
     before_block: Callable[[float], None] | None = None,
     sizes: np.ndarray | None = None,
     route_hashes: np.ndarray | None = None,
+    rows: PlayRows | None = None,
 ) -> Generator[Any, Any, None]:
     """A process: write ``items[i]`` at ``times[i]`` (non-decreasing), a block at a time; ends
     at the last item's time. ``before_block(now)`` runs before each block (e.g. a shard
     rollover, which must not happen while records are written ahead). ``sizes`` and
     ``route_hashes``: each record's SizeBytes and routing hash, computed once for all
-    (``play_record_sizes``, ``route_hashes``), so the stream computes neither per record."""
-    n = len(items)
+    (``play_record_sizes``, ``route_hashes``), so the stream computes neither per record.
+    ``rows`` (with ``sizes`` and ``route_hashes``; ``items`` is then ignored): the plays as
+    columns, written a block at a time with ``InMemoryStream.write_rows`` (no dict per play)."""
+    n = len(times)
     stamps = np.asarray(times, dtype=float)
     i = 0
     while i < n:
@@ -166,6 +314,18 @@ def write_ahead(
             before_block(now)
         end = int(np.searchsorted(stamps, now + block_seconds, side="left"))
         end = max(end, i + 1)
+        if rows is not None and sizes is not None and route_hashes is not None:
+            stream.write_rows(
+                rows,
+                np.arange(i, end),
+                np.maximum(stamps[i:end], now),
+                sizes[i:end],
+                route_hashes[i:end],
+            )
+            i = end
+            if i < n:
+                yield clock.sleep(min(block_seconds, float(stamps[i]) - clock.now()))
+            continue
         at = np.maximum(stamps[i:end], now).tolist()
         size = sizes[i:end].tolist() if sizes is not None else [None] * (end - i)
         hashes = route_hashes[i:end].tolist() if route_hashes is not None else [None] * (end - i)

@@ -1,0 +1,274 @@
+"""Rows kept as columns: a list of named tuples that costs bytes per row, not Python objects.
+
+A capture of a 36 M-record run cannot keep a named tuple (and its strings) per record: about
+400 bytes each. ``RowColumns`` looks like the list it replaces (append, len, index, iterate: the
+same tuples come back) but keeps each field as a compact column: repeated texts as codes, texts
+as UTF-8 bytes, sequence numbers as 64-bit offsets, numbers in arrays; ``frame()`` builds the
+DataFrame from the columns without a Python object per row (the same dtypes as a DataFrame of
+the tuples: text columns ``str``, numbers int64/float64).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+#: Texts converted a chunk at a time when building a frame (bounds the transient objects).
+_CHUNK = 1 << 20
+
+
+class _Codes:
+    """Few distinct values (shard ids, dispositions, None): a code per row."""
+
+    def __init__(self) -> None:
+        self.codes = array("i")
+        self.values: list[Any] = []
+        self._index: dict[Any, int] = {}
+        self._append_code = self.codes.append
+
+    def append(self, value: Any) -> None:
+        try:
+            self._append_code(self._index[value])
+        except KeyError:
+            self._index[value] = len(self.values)
+            self.values.append(value)
+            self._append_code(self._index[value])
+
+    def __getitem__(self, i: int) -> Any:
+        return self.values[self.codes[i]]
+
+    def series(self) -> Any:
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+
+        codes = np.frombuffer(self.codes, dtype=np.int32)
+        values = self.values
+        if all(v is None for v in values):  # as a DataFrame of the tuples has it: None objects
+            return pd.Series([None] * len(codes), dtype=object)
+        if all(isinstance(v, str) or v is None for v in values):
+            text = pa.array(values, type=pa.large_string())
+            return _arrow_series(text.take(pa.array(codes)), pd)
+        return pd.Series([values[c] for c in codes.tolist()], dtype=object)
+
+
+class _Text:
+    """Any texts: UTF-8 bytes and offsets (None allowed)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.offsets = array("q", [0])
+        self.nulls: set[int] = set()
+
+    def append(self, value: str | None) -> None:
+        if value is None:
+            self.nulls.add(len(self.offsets) - 1)
+        else:
+            self.data += value.encode("utf-8", "surrogatepass")
+        self.offsets.append(len(self.data))
+
+    def __getitem__(self, i: int) -> str | None:
+        if i in self.nulls:
+            return None
+        return self.data[self.offsets[i] : self.offsets[i + 1]].decode("utf-8", "surrogatepass")
+
+    def series(self) -> Any:
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+
+        n = len(self.offsets) - 1
+        valid = None
+        if self.nulls:
+            mask = np.ones(n, dtype=bool)
+            mask[list(self.nulls)] = False
+            valid = pa.py_buffer(np.packbits(mask, bitorder="little").tobytes())
+        arrow = pa.LargeStringArray.from_buffers(
+            n,
+            pa.py_buffer(bytes(self.offsets)),
+            pa.py_buffer(bytes(self.data)),
+            valid,
+            len(self.nulls),
+        )
+        return _arrow_series(arrow, pd)
+
+
+class _Decimal:
+    """Decimal texts (sequence numbers): a 64-bit offset from the first value per row; any text
+    that is not a plain decimal number, or out of reach, is kept as it is."""
+
+    def __init__(self) -> None:
+        self.offsets = array("q")
+        self.base: int | None = None
+        self.other: dict[int, str | None] = {}
+
+    def append(self, value: str | None) -> None:
+        # A plain decimal: ASCII digits without a leading zero (str(int(value)) == value).
+        if (
+            type(value) is str
+            and value.isascii()
+            and value.isdigit()
+            and (value[0] != "0" or value == "0")
+        ):
+            number = int(value)
+            if self.base is None:
+                self.base = number
+            offset = number - self.base
+            if -(2**63) <= offset < 2**63:
+                self.offsets.append(offset)
+                return
+        self.other[len(self.offsets)] = value
+        self.offsets.append(0)
+
+    def __getitem__(self, i: int) -> str | None:
+        if i in self.other:
+            return self.other[i]
+        assert self.base is not None
+        return str(self.base + self.offsets[i])
+
+    def series(self) -> Any:
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = len(self.offsets)
+        offsets = np.frombuffer(self.offsets, dtype=np.int64)
+        split = 10**18
+        if n and not self.other and self.base is not None and 0 <= self.base < 2**62 * split:
+            high_base, low_base = divmod(self.base, split)
+            if low_base + int(offsets.min()) >= 0 and low_base + int(offsets.max()) < 2**63:
+                # base + offset = high * 10**18 + low, written as text without a Python int each
+                low = offsets + low_base
+                high = low // split + high_base
+                low = low % split
+                low_text = pc.cast(pa.array(low), pa.large_string())
+                high_text = pc.cast(pa.array(high), pa.large_string())
+                joined = pc.binary_join_element_wise(
+                    high_text, pc.utf8_lpad(low_text, 18, "0"), pa.scalar("", pa.large_string())
+                )
+                text = pc.if_else(pa.array(high > 0), joined, low_text)
+                return _arrow_series(text, pd)
+        chunks = [pa.array([], type=pa.large_string())]
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            chunks.append(pa.array([self[i] for i in range(start, stop)], type=pa.large_string()))
+        return _arrow_series(pa.concat_arrays(chunks), pd)
+
+
+class _Numbers:
+    """Floats or integers in an array; ``optional``: None kept as NaN (times are never NaN)."""
+
+    def __init__(self, code: str, optional: bool = False) -> None:
+        self.values: array[Any] = array(code)
+        self.optional = optional
+
+    def append(self, value: Any) -> None:
+        self.values.append(math.nan if value is None else value)
+
+    def __getitem__(self, i: int) -> Any:
+        value = self.values[i]
+        if self.optional and value != value:
+            return None
+        return value
+
+    def series(self) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        dtype = np.float64 if self.values.typecode == "d" else np.int64
+        return pd.Series(np.frombuffer(self.values, dtype=dtype).copy(), dtype=dtype)
+
+
+def _arrow_series(arrow: Any, pd: Any) -> Any:
+    from pandas.core.arrays.string_arrow import ArrowStringArray
+
+    dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
+    return pd.Series(ArrowStringArray(arrow, dtype=dtype))
+
+
+#: Column kinds: repeated texts, free texts, decimal texts, floats, optional floats, integers.
+KINDS: dict[str, Any] = {
+    "code": _Codes,
+    "text": _Text,
+    "decimal": _Decimal,
+    "float": lambda: _Numbers("d"),
+    "optional_float": lambda: _Numbers("d", optional=True),
+    "int": lambda: _Numbers("q"),
+}
+
+
+class RowColumns(Sequence[T], Generic[T]):
+    """A list of ``row_type`` named tuples kept as columns, one kind per field (``KINDS``)."""
+
+    def __init__(self, row_type: Any, kinds: dict[str, str]) -> None:
+        self.row_type = row_type
+        self.fields: tuple[str, ...] = tuple(row_type._fields)
+        self._kinds = dict(kinds)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._columns: list[Any] = [KINDS[self._kinds[name]]() for name in self.fields]
+        self._appends = [column.append for column in self._columns]
+        self._n = 0
+
+    def append(self, row: T) -> None:
+        for append, value in zip(self._appends, row, strict=True):  # type: ignore[call-overload]
+            append(value)
+        self._n += 1
+
+    def extend(self, rows: Sequence[T]) -> None:
+        for row in rows:
+            self.append(row)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> T: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[T]: ...
+
+    def __getitem__(self, i: int | slice) -> T | list[T]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError("row index out of range")
+        return self.row_type(*(column[i] for column in self._columns))  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[T]:
+        for i in range(self._n):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RowColumns | list | tuple):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RowColumns({self.row_type.__name__}, {self._n} rows)"
+
+    def frame(self, release: bool = False) -> Any:
+        """The rows as a DataFrame, built column by column. ``release``: empty the store as
+        each column is converted (the rows and the frame are never both held in full)."""
+        import pandas as pd
+
+        if not self._n:
+            return pd.DataFrame(columns=list(self.fields))
+        data = {}
+        for i, name in enumerate(self.fields):
+            data[name] = self._columns[i].series()
+            if release:
+                self._columns[i] = None
+        if release:
+            self._reset()
+        return pd.DataFrame(data, copy=False)

@@ -1,0 +1,77 @@
+"""The capture keeps per-record rows as columns: the same rows come back, the same frame."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from streamsim.aws.trigger.capture import (
+    DispositionRow,
+    RecordRow,
+    disposition_rows,
+    record_rows,
+)
+
+
+def _records() -> list[RecordRow]:
+    rows = [
+        RecordRow(
+            "m",
+            f"shard-{i % 3}",
+            str(10**20 + i * 10**17),  # sequence numbers across a 10**18 boundary
+            f"e{i}",
+            "INSERT" if i % 4 else "MODIFY",
+            '{"k":{"S":"é😀' + str(i) + '"}}',
+            1.5 + i,
+            2.5,
+            100 + i,
+            "virtual",
+        )
+        for i in range(25)
+    ]
+    rows[3] = rows[3]._replace(sequence_number="000123")  # not a plain number: kept as text
+    rows[4] = rows[4]._replace(sequence_number="7")  # far below the first: an offset still
+    return rows
+
+
+def _dispositions(condition: bool) -> list[DispositionRow]:
+    return [
+        DispositionRow(
+            "m",
+            "shard-1",
+            str(i),
+            "processed" if i % 3 else "destination",
+            3.0 + i,
+            i,
+            ("RetryAttemptsExhausted" if i % 2 else None) if condition else None,
+            "virtual",
+            None if i == 2 else 4.0,
+        )
+        for i in range(6)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rows", "store"),
+    [
+        (_records(), record_rows),
+        (_records()[5:], record_rows),
+        (_dispositions(True), disposition_rows),
+        (_dispositions(False), disposition_rows),
+    ],
+)
+def test_row_columns_give_back_the_rows_and_the_frame_of_the_rows(rows, store) -> None:  # type: ignore[no-untyped-def]
+    kept = store()
+    for row in rows:
+        kept.append(row)
+    assert list(kept) == rows
+    assert kept[-1] == rows[-1] and kept[1:3] == rows[1:3] and len(kept) == len(rows)
+    expected = pd.DataFrame.from_records(rows, columns=list(type(rows[0])._fields))
+    pd.testing.assert_frame_equal(kept.frame(), expected)
+    pd.testing.assert_frame_equal(kept.frame(release=True), expected)
+    assert len(kept) == 0 and list(kept) == []  # released: emptied as the frame took the rows
+
+
+def test_an_empty_store_is_an_empty_frame_with_the_columns() -> None:
+    assert list(record_rows().frame().columns) == list(RecordRow._fields)
+    assert record_rows() == []
