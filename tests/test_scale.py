@@ -162,3 +162,18 @@ def test_a_scale_run_that_cannot_fit_in_memory_is_refused_before_it_starts() -> 
     check_memory(10**12, None)  # unknown memory: no refusal
     with pytest.raises(ConfigError, match="1,001 plays.*about 1,000 plays fit"):
         check_memory(1001, 1000 * BYTES_PER_PLAY)
+
+
+def test_backlog_is_the_minutes_maximum_so_a_burst_drained_within_a_minute_shows() -> None:
+    import numpy as np
+
+    from streamsim.workbench.scale.metrics import backlog_maximum
+
+    # minute 0: 3 writes at 10, 11, 12 s, finished at 20, 21, 22 s; minute 1: one write at 70 s
+    # still open at the end; minute 2: nothing happens (the open record is still there)
+    written = np.array([10.0, 11.0, 12.0, 70.0])
+    finished = np.array([20.0, 21.0, 22.0])
+    assert backlog_maximum(written, finished, 0.0, 3).tolist() == [3, 1, 1]
+    # a finish at the same instant as a write: the write counts first
+    assert backlog_maximum(np.array([5.0, 6.0]), np.array([6.0]), 0.0, 1).tolist() == [2]
+    assert backlog_maximum(np.array([]), np.array([]), 0.0, 2).tolist() == [0, 0]

@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate", type=float, default=10_000.0, help="plays per second (default 10000)"
     )
     parser.add_argument(
-        "--hours", type=float, default=1.0, help="virtual hours of traffic (default 1)"
+        "--hours",
+        type=float,
+        default=0.01,
+        help="virtual hours of traffic (default 0.01: 36 s, 360,000 plays at the default rate; "
+        "the memory a run needs is checked before it starts)",
     )
     parser.add_argument(
         "--shards", default="auto", help="active shards: auto or a number (default auto)"

@@ -4,8 +4,9 @@ IteratorAge: emitted when the function finishes a batch, the age of the batch's 
 that moment (Lambda docs, monitoring-metrics / events-dynamodb-metrics), in milliseconds as
 CloudWatch reports it; the minute's Maximum.
 Invocations (Sum), Errors (Sum: function errors and timeouts, not partial batch responses),
-Throttles (Sum), ConcurrentExecutions (Maximum). Backlog (records written, not yet finished)
-is the workbench's own figure.
+Throttles (Sum), ConcurrentExecutions (Maximum). Backlog (records written, not yet finished;
+the minute's Maximum, exact at every write and finish, so a backlog that builds and drains
+inside one minute still shows) is the workbench's own figure.
 """
 
 from __future__ import annotations
@@ -56,6 +57,25 @@ def first_match(values: Any, among: Any) -> np.ndarray:
 def first_rows(column: pd.Series) -> np.ndarray:
     """A mask of each value's first occurrence (``~duplicated(keep="first")``), by Arrow."""
     return first_match(column, column) == np.arange(len(column))
+
+
+def backlog_maximum(
+    written: np.ndarray, finished: np.ndarray, origin: float, minutes: int
+) -> np.ndarray:
+    """Per minute from ``origin``, the most records written and not yet finished at any instant
+    (a write and a finish at the same instant: the write counts first)."""
+    times = np.concatenate([written, finished])
+    steps = np.concatenate([np.ones(len(written), np.int64), -np.ones(len(finished), np.int64)])
+    order = np.lexsort((-steps, times))
+    times, level = times[order], np.cumsum(steps[order])
+    starts = origin + MINUTE * np.arange(minutes)
+    # the level as each minute begins (what the last event before it left)
+    before = np.searchsorted(times, starts, side="left") - 1
+    out = np.where(before >= 0, level[np.maximum(before, 0)] if len(level) else 0, 0)
+    if len(times):
+        minute = np.clip(((times - origin) // MINUTE).astype(np.int64), 0, minutes - 1)
+        np.maximum.at(out, minute, level)
+    return out
 
 
 def cloudwatch_metrics(
@@ -120,10 +140,7 @@ def cloudwatch_metrics(
     conc = np.asarray(concurrency, dtype=float).reshape(-1, 2)
     concurrent = maximum(conc[:, 0], conc[:, 1])
     finished = dispositions["at"].to_numpy(dtype=float)[first_rows(dispositions["sequence_number"])]
-    ends = origin + MINUTE * np.arange(1, minutes + 1)
-    backlog = np.searchsorted(np.sort(written), ends, side="right") - np.searchsorted(
-        np.sort(finished), ends, side="right"
-    )
+    backlog = backlog_maximum(np.asarray(written, dtype=float), finished, origin, minutes)
     index = pd.to_datetime(origin + MINUTE * np.arange(minutes), unit="s", utc=True)
     return pd.DataFrame(
         {
