@@ -21,6 +21,9 @@ from streamsim.workbench.cli import main
             "handler file missing.py does not exist",
         ),
         (["trigger", "--table", "T", "--handler", "nocolon"], "must look like FILE.py:FUNCTION"),
+        (["run", "--writers", "0"], "'0' must be at least 1"),
+        (["run", "--writers", "x"], "'x' is not a whole number"),
+        (["run", "--writers", "17"], "writers must be an integer <= 16, got 17"),
         (
             ["walkthrough", "--endpoint-url", "http://dynamodb.example.invalid:8000"],
             "--allow-remote",

@@ -46,6 +46,12 @@ def test_run_writes_a_folder_that_load_run_reads(small_run) -> None:
     assert config["trigger_timing"]["poll_interval_seconds"] == 0.25
     assert config["event_source_mapping"]["StartingPosition"] == "TRIM_HORIZON"
     assert config["clock"] == "wall"
+    assert config["writers"] == 2  # the default: two writer lanes, split by player
+    # Two lanes, yet the plays table is in schedule (played_at) order and every player's plays
+    # were written in time order.
+    assert run.plays["played_at"].is_monotonic_increasing
+    for _, mine in run.plays.sort_values("written_at", kind="stable").groupby("player_id"):
+        assert mine["played_at"].is_monotonic_increasing
     acc = run.summary["accounting"]
     assert acc["ok"] and acc["lost"] == 0 and acc["processed"] == len(run.plays)
     assert acc["badges_match_batch_evaluator"]
@@ -104,6 +110,7 @@ def test_missing_run_folder(tmp_path: Path) -> None:
         ("players", 0, "players must be an integer >= 1"),
         ("rate", -1, "rate must be"),
         ("strategy", "fast", "BADGE_STRATEGY"),
+        ("writers", 17, "writers must be an integer <= 16"),
     ],
 )
 def test_bad_run_config_names_the_field(field, value, message) -> None:

@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=_non_negative_int, default=None, help="random seed (default 1)")
     run.add_argument(
+        "--writers",
+        type=_positive_int,
+        default=None,
+        help="writer threads, plays split by player (1..16, default 2; 1 under client faults)",
+    )
+    run.add_argument(
         "--strategy",
         choices=["read-all", "incremental", "batched"],
         default=None,
@@ -286,6 +292,7 @@ def _run(args: argparse.Namespace) -> int:
         days=args.days,
         rate=args.rate,
         seed=args.seed,
+        writers=args.writers,
         strategy=args.strategy,
         mapping=mapping,
     )

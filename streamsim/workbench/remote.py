@@ -102,7 +102,12 @@ def run_on_stack(args: argparse.Namespace) -> int:
                 "(change them with streamsim deploy up)"
             )
     config = with_overrides(
-        RunConfig(), players=args.players, days=args.days, rate=args.rate, seed=args.seed
+        RunConfig(),
+        players=args.players,
+        days=args.days,
+        rate=args.rate,
+        seed=args.seed,
+        writers=getattr(args, "writers", None),
     )
     run_id = new_run_id()
     folder = Path(args.out) if args.out else RUNS_DIR / run_id

@@ -10,6 +10,7 @@ build the handler, start the trigger, write the plays, drain, collect and save.
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 import uuid
@@ -47,8 +48,9 @@ from streamsim.workbench.runconfig import (
 )
 from streamsim.workbench.runfolder import TABLES, Run, save_run
 from streamsim.workbench.runguard import COMPLETE, RunGuard
-from streamsim.workbench.traffic import Population, PopulationConfig, drive, poisson_schedule
+from streamsim.workbench.traffic import Population, PopulationConfig, poisson_schedule
 from streamsim.workbench.traffic.driver import DriveStats, SleepingClock
+from streamsim.workbench.traffic.lanes import drive_lanes, split_lanes
 
 if TYPE_CHECKING:
     from streamsim.workbench.faults.plan import FaultPlan
@@ -176,6 +178,7 @@ def _settings(config: RunConfig) -> dict[str, Any]:
         "days": config.days,
         "rate": config.rate,
         "seed": config.seed,
+        "writers": config.writers,
         "strategy": config.strategy,
         "rules": [{"rule": r.name, "params": r.params()} for r in config.rules],
         "trigger_timing": asdict(config.timing),
@@ -364,7 +367,7 @@ class LivePipeline:
                 if due and not self.restarts:
                     self.restart()
                 if progress is not None:
-                    progress(len(writer.written), writer.total, self.capture.counts()["processed"])
+                    progress(writer.written_count, writer.total, self.capture.counts()["processed"])
                 yield clock.sleep(0.5)
 
         with self.trigger.invoker.output.installed():
@@ -380,7 +383,9 @@ class LivePipeline:
 
 
 class PlayWriter:
-    """A thread that sends the run's plays through the play API at the scheduled times."""
+    """Threads that send the run's plays through the play API at the scheduled times: one lane
+    per ``config.writers``, plays split by player (streamsim.workbench.traffic.lanes), each
+    lane its own thread and client, so every player's plays still arrive in time order."""
 
     def __init__(
         self, backend: Backend, table: str, plays: pd.DataFrame, config: RunConfig
@@ -389,12 +394,25 @@ class PlayWriter:
         self.schedule_rate = config.rate
         self.total = len(self.schedule)
         self.table = table
-        self.client = backend.client("dynamodb")
-        self.written: list[dict[str, Any]] = []
+        self.lanes = split_lanes(self.schedule, config.writers)
+        # Made here, in lane order: under client faults each client's draws follow its order.
+        self.clients = [backend.client("dynamodb") for _ in self.lanes]
+        # Per lane: (schedule index, row) in the lane's send order.
+        self._written: list[list[tuple[int, dict[str, Any]]]] = [[] for _ in self.lanes]
         self.stats: DriveStats | None = None
         self._thread = threading.Thread(target=self._drive, name="streamsim-writer", daemon=True)
 
-    def write(self, play: Play) -> None:
+    @property
+    def written(self) -> list[dict[str, Any]]:
+        """The rows written so far, in schedule order (as one writer would have)."""
+        lanes = [list(rows) for rows in self._written]
+        return [row for _, row in heapq.merge(*lanes, key=lambda pair: pair[0])]
+
+    @property
+    def written_count(self) -> int:
+        return sum(len(rows) for rows in self._written)
+
+    def write(self, play: Play, lane: int = 0, index: int = 0) -> None:
         checked = validate_play(
             player_id=play.player_id,
             game=play.game,
@@ -405,11 +423,29 @@ class PlayWriter:
             now=time.time(),
         )
         written_at = time.time()
-        write_play(self.client, checked, table=self.table, written_at=written_at)
-        self.written.append({**checked.row(), "written_at": written_at, "acked_at": time.time()})
+        write_play(self.clients[lane], checked, table=self.table, written_at=written_at)
+        row = {**checked.row(), "written_at": written_at, "acked_at": time.time()}
+        self._written[lane].append((index, row))
+
+    def _lane_write(self, k: int) -> Callable[[Play], None]:
+        """Lane ``k``'s write: drive calls it once per play, in the lane's order."""
+        indices = self.lanes[k].indices
+        position = iter(range(len(indices)))
+
+        def write(play: Play) -> None:
+            self.write(play, k, int(indices[next(position)]))
+
+        return write
 
     def _drive(self) -> None:
-        self.stats = drive(self.schedule, self.write, SleepingClock())
+        clocks = [SleepingClock() for _ in self.lanes]
+        self.stats = drive_lanes(
+            self.lanes,
+            [self._lane_write(k) for k in range(len(self.lanes))],
+            clocks,
+            total=self.total,
+            start_at=clocks[0].now(),
+        )
 
     def start(self) -> None:
         self._thread.start()

@@ -15,6 +15,7 @@ from streamsim.errors import ConfigError
 from streamsim.game.badges import DEFAULT_RULES, BadgeRule
 from streamsim.game.handler import HandlerSettings
 from streamsim.validation import require_int, require_positive
+from streamsim.workbench.traffic.lanes import require_writers
 
 DEFAULT_QUEUE = "streamsim-on-failure"
 RUNS_DIR = Path("data") / "runs"
@@ -59,11 +60,15 @@ class RunConfig:
     #: Kill the trigger this many seconds after writing starts and start a new one on the
     #: same checkpoints (a crash and restart); None: never.
     kill_trigger_after_seconds: float | None = None
+    #: Writer lanes: plays split by player, each lane its own thread and client, as several
+    #: game servers would write (streamsim.workbench.traffic.lanes); 1 under client faults.
+    writers: int = 2
 
     def __post_init__(self) -> None:
         for name, low in (("players", 1), ("days", 1), ("seed", 0)):
             require_int(name, getattr(self, name), low)
         require_positive("rate", self.rate, "plays per second")
+        require_writers(self.writers)
         HandlerSettings(strategy=self.strategy)  # validates the strategy name
         if self.mapping is not None:  # settings the run's pipeline cannot honour: refused
             if self.mapping.tumbling_window_in_seconds:

@@ -75,6 +75,8 @@ class FaultPlan:
                 max_backoff_seconds=min(timing.max_backoff_seconds, cap),
             )
         changes: dict[str, Any] = {"timing": timing}
+        if self.clients.active:  # one writer: which write draws which fault stays reproducible
+            changes["writers"] = 1
         for spec in self.specs:
             if isinstance(spec, HandlerTimeout):
                 changes["timing"] = replace(
@@ -138,6 +140,8 @@ class FaultPlan:
         for spec in self.specs:
             if isinstance(spec, HandlerTimeout):
                 changed.append(f"function timeout {spec.timeout_seconds:g} s")
+        if self.clients.active:
+            changed.append("writers 1")
         return {
             "specs": self.describe(),
             "seed": self.seed,
