@@ -693,18 +693,24 @@ def _order_by_player_time(table: _Table) -> tuple[Index, Codes]:
     packed.sort()
     order = np.bitwise_and(packed, (1 << bits_row) - 1)
     packed >>= bits_row
-    same = packed[1:] == packed[:-1]
-    if same.any():
-        in_run = np.zeros(n, dtype=bool)
-        in_run[1:] = same
-        in_run[:-1] |= same
-        where = np.flatnonzero(in_run)
-        order[where] = _exact_order(order[where], table)
+    _order_ties(order, packed[1:] == packed[:-1], table)
     packed >>= bits_time
     player_a = packed.astype(np.int32)
     if low:
         player_a += low
     return order, player_a
+
+
+def _order_ties(order: Index, same: np.ndarray, table: _Table) -> None:
+    """Put the rows of each run of ties (``same[i]``: rows ``i`` and ``i + 1`` of ``order``
+    tie) in exact order, in place."""
+    if not same.any():
+        return
+    in_run = np.zeros(len(order), dtype=bool)
+    in_run[1:] = same
+    in_run[:-1] |= same
+    where = np.flatnonzero(in_run)
+    order[where] = _exact_order(order[where], table)
 
 
 def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
@@ -728,13 +734,7 @@ def _order_of_logged(table: _Table) -> tuple[Index, Codes] | None:
     del player
     if _same_player_same_instant(table):  # ordered by play_id
         t_a = t[order]
-        same = (player_a[1:] == player_a[:-1]) & (t_a[1:] == t_a[:-1])
-        if same.any():
-            in_run = np.zeros(n, dtype=bool)
-            in_run[1:] = same
-            in_run[:-1] |= same
-            where = np.flatnonzero(in_run)
-            order[where] = _exact_order(order[where], table)
+        _order_ties(order, (player_a[1:] == player_a[:-1]) & (t_a[1:] == t_a[:-1]), table)
     return order, player_a
 
 
