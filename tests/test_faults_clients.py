@@ -170,3 +170,32 @@ def test_every_service_parses_the_injected_error(backend, service: str) -> None:
         except ClientError as exc:
             codes.add(exc.response["Error"]["Code"])
     assert codes == {"ThrottlingException"}
+
+
+def test_expired_iterators_are_counted_not_drawn() -> None:
+    # One GetRecords call in every 1/rate, from the run's first: a run that polls only once
+    # (a loaded machine) still meets the fault, and the share is the rate.
+    faults = armed("expire-iterators=0.1", seed=7)
+    assert [n for n in range(1, 32) if faults.expire_due(capped=False)] == [1, 11, 21, 31]
+    half = armed("expire-iterators=0.5")
+    # A due call on a client at its cap passes; the next call that may fail expires instead.
+    assert [half.expire_due(capped=c) for c in (True, False, False, False)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+
+
+def test_the_first_get_records_of_a_run_expires(backend) -> None:
+    stream_arn = create_table(backend.client("dynamodb"), PLAYS)
+    faults = armed("expire-iterators=0.05")
+    streams = raw_client(backend, "dynamodbstreams")
+    faults.install(streams, "dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    with pytest.raises(ClientError, match="ExpiredIteratorException"):
+        streams.get_records(ShardIterator=iterator)
+    assert "Records" in streams.get_records(ShardIterator=iterator)  # the next 19 do not

@@ -32,7 +32,7 @@ delivery order and duplicates, like the other strategies (tests/test_batched.py)
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -49,6 +49,7 @@ from streamsim.game.statestore import (
     sequence_number,
     state_from_item,
 )
+from streamsim.game.stats import HandlerStats
 
 #: BatchGetItem reads at most 100 items per request [G].
 BATCH_GET_LIMIT = 100
@@ -69,11 +70,7 @@ class PlayerStep:
 class PlayerOutcome:
     """What one player's part of a batch did (added to the stats by the invoking thread)."""
 
-    folds: int = 0
-    rebuilds: int = 0
-    plays_read: int = 0
-    awards_written: int = 0
-    state_conflicts: int = 0
+    stats: HandlerStats = field(default_factory=HandlerStats)
     error: Exception | None = None
 
 
@@ -132,7 +129,7 @@ class BatchedStrategy:
         achievements_table: str,
         state_table: str,
         rules: tuple[BadgeRule, ...],
-        stats: Any,
+        stats: HandlerStats,
         now: Callable[[], float],
         workers: int = 1,
     ) -> None:
@@ -171,11 +168,7 @@ class BatchedStrategy:
         ]
         outcomes = run_each(work, lambda w: self._player(*w), self.workers)
         for (player, _, _), outcome in zip(work, outcomes, strict=True):
-            self.stats.folds += outcome.folds
-            self.stats.rebuilds += outcome.rebuilds
-            self.stats.plays_read += outcome.plays_read
-            self.stats.awards_written += outcome.awards_written
-            self.stats.state_conflicts += outcome.state_conflicts
+            self.stats.add(outcome.stats)
             if outcome.error is not None:
                 self._fail(failures, [r for _, r in groups[player]], outcome.error)
         return failures
@@ -209,23 +202,24 @@ class BatchedStrategy:
     ) -> PlayerOutcome:
         """One player's part of the batch (on any thread: it touches no shared state)."""
         outcome = PlayerOutcome()
+        counts = outcome.stats
         state, version = loaded
         try:
             for attempt in range(attempts):
                 if attempt:
                     state, version = self._load_one(player)
                 step = self._step(state, delivered)
-                outcome.plays_read += step.plays_read
+                counts.plays_read += step.plays_read
                 if step.state is state or save_state(
                     self.dynamodb, self.state_table, player, step.state, version
                 ):
-                    outcome.folds += step.folds
-                    outcome.rebuilds += step.rebuilds
-                    outcome.awards_written += write_awards(
+                    counts.folds += step.folds
+                    counts.rebuilds += step.rebuilds
+                    counts.awards_written += write_awards(
                         self.dynamodb, step.awards, table=self.achievements_table, now=self.now
                     )
                     return outcome
-                outcome.state_conflicts += 1
+                counts.state_conflicts += 1
             raise EventParseError(f"player {player}: state kept changing under concurrent updates")
         except (EventParseError, ClientError, BotoCoreError) as exc:
             outcome.error = exc

@@ -49,6 +49,7 @@ from streamsim.game.perplayer import player_groups, run_each
 from streamsim.game.plays import Play, play_key
 from streamsim.game.playstore import play_from_item, query_plays
 from streamsim.game.statestore import load_state, save_state, sequence_number
+from streamsim.game.stats import HandlerStats
 
 STRATEGIES = ("read-all", "incremental", "batched")
 #: Players of a batch the batched strategy evaluates at once (BADGE_PLAYER_WORKERS).
@@ -101,25 +102,6 @@ class HandlerSettings:
 def _whole(text: str) -> Any:
     """An environment variable's whole number, else the text (refused by HandlerSettings)."""
     return int(text) if text.strip().isdigit() else text
-
-
-@dataclass
-class HandlerStats:
-    """What the handler did (for benchmarks and run summaries)."""
-
-    plays: int = 0
-    skipped: int = 0
-    failed: int = 0
-    awards_written: int = 0
-    folds: int = 0
-    rebuilds: int = 0
-    state_conflicts: int = 0
-    plays_read: int = 0
-
-    def add(self, other: HandlerStats) -> None:
-        """Add another handler's counts (a player's, evaluated on another thread)."""
-        for name, value in vars(other).items():
-            setattr(self, name, getattr(self, name) + value)
 
 
 class BadgeHandler:

@@ -7,10 +7,13 @@ of time (EndpointConnectionError), and expired shard iterators on GetRecords. Th
 reaches the server, so a failed write is certainly not written. botocore's own retries (3
 attempts, standard mode) see these like real errors.
 
-Deterministic and bounded: each client draws from its own generator, seeded with the plan's
-seed and the client's creation order, and never injects more than ``MAX_CONSECUTIVE`` faults in a
-row, so every call gets through eventually. Faults fire only while armed (from the start of
-writing until the trigger has drained), so setting up and capturing a run are never hit.
+Deterministic and bounded: throttling and server errors draw from each client's own generator,
+seeded with the plan's seed and the client's creation order; expired iterators are counted, not
+drawn: one GetRecords call in every ``1/rate`` of the run, starting with its first, so the fault
+fires however few polls a slow (loaded) machine makes. No client sees more than
+``MAX_CONSECUTIVE`` faults in a row, so every call gets through eventually. Faults fire only while
+armed (from the start of writing until the trigger has drained), so setting up and capturing a
+run are never hit.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -59,6 +63,10 @@ class ClientFaults:
         self._clients = 0
         self.armed_at: float | None = None
         self.disarmed = False
+        # Expired iterators by count (see expire_due): exact arithmetic, so 0.1 is one in 10.
+        self._expire_every = Fraction(self.expire_iterators).limit_denominator(1_000_000)
+        self._expire_credit = Fraction(1)  # the run's first GetRecords call expires
+        self._expire_pending = False
 
     @property
     def active(self) -> bool:
@@ -92,6 +100,23 @@ class ClientFaults:
         return any(
             w.after_seconds <= elapsed < w.after_seconds + w.for_seconds for w in self.windows
         )
+
+    def expire_due(self, *, capped: bool) -> bool:
+        """One more GetRecords call (of any client): does its iterator expire?
+
+        Every ``1/rate``-th call does, starting with the first: a count, not a draw and not a
+        time, so how many polls a run makes (fewer on a loaded machine) cannot stop the fault
+        from firing. A due call on a client at its ``MAX_CONSECUTIVE`` cap passes, and the next
+        GetRecords call that may fail expires instead."""
+        with self._lock:
+            if self._expire_credit >= 1:
+                self._expire_credit -= 1
+                self._expire_pending = True
+            self._expire_credit += self._expire_every
+            if capped or not self._expire_pending:
+                return False
+            self._expire_pending = False
+            return True
 
     @property
     def armed(self) -> bool:
@@ -130,14 +155,15 @@ class _ClientHook:
         faults = self.faults
         if faults.unreachable_now():
             return "unreachable"  # a window is not random, and not capped: it ends by itself
-        if self.in_a_row >= MAX_CONSECUTIVE:
-            return None
+        capped = self.in_a_row >= MAX_CONSECUTIVE
         if (
             faults.expire_iterators
             and operation == "GetRecords"
-            and self.rng.random() < faults.expire_iterators
+            and faults.expire_due(capped=capped)
         ):
             return "expire-iterators"
+        if capped:
+            return None
         if faults.throttle and self.rng.random() < faults.throttle:
             return "throttle"
         if faults.server_errors and self.rng.random() < faults.server_errors:

@@ -13,7 +13,7 @@ One spec per fault, written ``NAME=VALUE``; several are joined with commas or gi
 | ``server-errors=0.05`` | requests get HTTP 500 with this probability |
 | ``unreachable=2.0@3.0`` | the endpoint refuses connections for 2 s, starting 3 s after writing starts |
 | ``kill-trigger=2.0`` | the trigger dies 2 s after writing starts; a new one resumes on its checkpoints |
-| ``expire-iterators=0.2`` | GetRecords answers ExpiredIteratorException with this probability |
+| ``expire-iterators=0.2`` | this share of GetRecords calls answers ExpiredIteratorException (one in every 1/rate, from the first) |
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ class KillTrigger:
 
 @dataclass(frozen=True)
 class ExpireIterators:
-    """GetRecords answers ExpiredIteratorException at ``rate``."""
+    """GetRecords answers ExpiredIteratorException on ``rate`` of its calls: counted, not drawn
+    (one call in every ``1/rate``, from the run's first), so it fires however few polls a run
+    makes."""
 
     rate: float
 
