@@ -341,3 +341,70 @@ def test_the_stack_has_a_player_state_table_exactly_when_the_strategy_keeps_stat
         deployed.strategy == strategy
         and deployed.player_workers == HandlerSettings().player_workers
     )
+
+
+def _live_run_folder(path: Path, strategy: str = "incremental") -> Path:
+    """A run folder as `streamsim run` writes it (the request units part; tests/test_requests.py
+    checks a live run's): 10 plays, the writer's PutItem 1 unit each, the handler's 3 write and
+    2.5 read units per play."""
+    path.mkdir()
+    by_table = [
+        {"operation": "PutItem", "table": "run-Plays", "requests": 10, "read_units": 0, "write_units": 10},
+        {"operation": "PutItem", "table": "run-PlayerState", "requests": 10, "read_units": 0, "write_units": 20},
+        {"operation": "PutItem", "table": "run-Achievements", "requests": 5, "read_units": 0, "write_units": 10},
+        {"operation": "GetItem", "table": "run-PlayerState", "requests": 10, "read_units": 5, "write_units": 0},
+        {"operation": "Query", "table": "run-Plays", "requests": 10, "read_units": 20, "write_units": 0},
+    ]  # fmt: skip
+    summary = {"requests": {"units": {"plays": 10, "by_table": by_table}}}
+    (path / "summary.json").write_text(json.dumps(summary))
+    (path / "config.json").write_text(
+        json.dumps({"strategy": strategy, "tables": {"plays": "run-Plays"}})
+    )
+    return path
+
+
+def _dynamodb_costs(out: str) -> dict[str, float]:
+    """The estimate's DynamoDB rows: line item -> USD a month."""
+    costs = {}
+    for line in out.splitlines():
+        if line.startswith("DynamoDB"):
+            *name, value = line.split()
+            costs[" ".join(name[:2])] = float(value.replace(",", ""))
+    return costs
+
+
+def test_the_plan_takes_its_units_from_a_live_run_and_says_so(tmp_path, capsys) -> None:
+    run = _live_run_folder(tmp_path / "live")
+    argv = ["deploy", "plan", "--strategy", "incremental", "--rate", "100"]
+    assert main(argv) == 0
+    assumed = capsys.readouterr().out
+    assert "will create 10 resources:" in assumed and "total: $" in assumed
+    assert "assumed per play (not measured): 2.1 write units, 2 read units" in assumed
+    assert "measured" not in assumed.replace("not measured", "")
+    assert main([*argv, "--units-from", str(run)]) == 0
+    measured = capsys.readouterr().out
+    # The play's own write (1) plus the handler's (3); the handler's reads (2.5).
+    line = f"per play: 4.000 write units, 2.500 read units measured from {run}; "
+    assert line in measured
+    assert "assumed (not measured): 30 ms of handler time" in measured
+    # The estimate uses them: DynamoDB cost scales with the units per play.
+    before, after = _dynamodb_costs(assumed), _dynamodb_costs(measured)
+    assert set(before) == set(after) == {"DynamoDB writes", "DynamoDB reads"}
+    for name, ratio in (("DynamoDB writes", 4.0 / 2.1), ("DynamoDB reads", 2.5 / 2.0)):
+        assert after[name] == pytest.approx(before[name] * ratio, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("make", "strategy", "message"),
+    [
+        (lambda p: p, "incremental", "is not a run folder with a summary"),
+        (lambda p: _live_run_folder(p, "batched"), "incremental", "strategy is 'batched'"),
+    ],
+)
+def test_a_bad_units_from_folder_is_one_line(tmp_path, capsys, make, strategy, message) -> None:
+    run = make(tmp_path / "run")
+    for command in (["plan"], ["up", "--stack", "s", "--endpoint-url", "http://127.0.0.1:9"]):
+        argv = ["deploy", *command, "--strategy", strategy, "--units-from", str(run)]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

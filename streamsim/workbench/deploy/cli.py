@@ -1,8 +1,10 @@
-"""``streamsim deploy package|template|up|down``: the badge pipeline on AWS (docs/deploy.md).
+"""``streamsim deploy package|template|plan|up|down``: the badge pipeline on AWS (docs/deploy.md).
 
 ``up`` and ``down`` talk to the endpoint named by ``--endpoint-url`` (``aws`` for real AWS,
 refused without ``--allow-remote``, as every streamsim command is); ``up`` prints what it will
-create and what that costs a month at ``--rate`` before it creates anything.
+create and what that costs a month at ``--rate`` before it creates anything. ``plan`` prints the
+same and talks to nothing. With ``--units-from RUN`` the estimate's request units per play are
+a live run's (labelled "measured from RUN"), else the plan's settings ("not measured").
 """
 
 from __future__ import annotations
@@ -39,20 +41,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     template.set_defaults(func=_template)
 
+    plan = sub.add_parser("plan", help="print what a stack creates and costs; create nothing")
+    _template_options(plan, name_option=True)
+    _estimate_options(plan)
+    plan.add_argument("--region", default=None, help="AWS region (default $STREAMSIM_REGION)")
+    plan.set_defaults(func=_plan)
+
     up = sub.add_parser("up", help="create or update a stack (prints resources and cost first)")
     _template_options(up, name_option=False)
     _stack_options(up)
-    up.add_argument(
-        "--rate",
-        type=_positive_float,
-        default=12.0,
-        help="plays per second the cost estimate assumes (default 12, streamsim run's)",
-    )
-    up.add_argument(
-        "--no-mapping",
-        action="store_true",
-        help="deploy without the event source mapping (a local trigger stands in for Lambda)",
-    )
+    _estimate_options(up)
     up.set_defaults(func=_up)
 
     down = sub.add_parser("down", help="delete a stack and its uploaded packages")
@@ -86,6 +84,34 @@ def _template_options(parser: argparse.ArgumentParser, *, name_option: bool) -> 
         parser.add_argument(
             "--name", default="streamsim", help="prefix of the resource names (default streamsim)"
         )
+
+
+def _estimate_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=12.0,
+        help="plays per second the cost estimate assumes (default 12, streamsim run's)",
+    )
+    parser.add_argument(
+        "--units-from",
+        metavar="RUN_FOLDER",
+        help="request units per play measured in a live run of the same strategy (streamsim run)",
+    )
+    parser.add_argument(
+        "--no-mapping",
+        action="store_true",
+        help="deploy without the event source mapping (a local trigger stands in for Lambda)",
+    )
+
+
+def _assumptions(args: argparse.Namespace, strategy: str) -> Any:
+    """The plan's assumptions: ``--units-from``'s measured units, else the settings."""
+    from streamsim.workbench.deploy.plan import Assumptions, assumptions_from_run
+
+    if args.units_from:
+        return assumptions_from_run(args.units_from, strategy)
+    return Assumptions()
 
 
 def _stack_options(parser: argparse.ArgumentParser) -> None:
@@ -190,6 +216,28 @@ def _probe(backend: Any) -> None:
             raise
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from streamsim.aws.backend import DEFAULT_REGION, REGION_ENV, check_region
+    from streamsim.workbench.deploy.plan import plan_text
+
+    template, mapping, settings = build_from_args(args, args.name)
+    assumptions = _assumptions(args, settings.strategy)
+    region = check_region(args.region or os.environ.get(REGION_ENV) or DEFAULT_REGION)
+    print(
+        plan_text(
+            template,
+            rate=args.rate,
+            strategy=settings.strategy,
+            mapping=mapping,
+            memory_mb=settings.memory_mb,
+            region=region,
+            create_mapping=not args.no_mapping,
+            assumptions=assumptions,
+        )
+    )
+    return 0
+
+
 def _up(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy import stack
     from streamsim.workbench.deploy.package import build_package
@@ -197,6 +245,7 @@ def _up(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy.template import render
 
     template, mapping, settings = build_from_args(args, args.stack)
+    assumptions = _assumptions(args, settings.strategy)  # a bad run folder: before connecting
     with _open(args) as backend:  # probed: a dead local endpoint is refused before the plan
         print(
             plan_text(
@@ -207,6 +256,7 @@ def _up(args: argparse.Namespace) -> int:
                 memory_mb=settings.memory_mb,
                 region=backend.region,
                 create_mapping=not args.no_mapping,
+                assumptions=assumptions,
             ),
             flush=True,
         )

@@ -3,14 +3,18 @@
 The cost is streamsim.workbench.cost's estimate for a workload derived from the stack's
 settings under explicit assumptions (``Assumptions``), printed with the estimate: the units per
 play of each strategy, the handler's time per play, and how many invocations the mapping
-makes. Lambda polls each shard 4 times a second [D], so at a low rate each play tends to be
+makes. The units per play are a setting, labelled "not measured", unless ``--units-from RUN``
+takes them from a live run of the same strategy (``assumptions_from_run``): then the output says
+"measured from RUN". Lambda polls each shard 4 times a second [D], so at a low rate each play tends to be
 its own invocation; at a high rate batches fill to BatchSize.
 [D] docs.aws.amazon.com/lambda/latest/dg/with-ddb.html
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +29,8 @@ POLLS_PER_SECOND = 4.0
 
 @dataclass(frozen=True)
 class Assumptions:
-    """Per-play units the estimate assumes (not measured on AWS: say so with the figure)."""
+    """Per-play units the estimate assumes (not measured on AWS: say so with the figure), or
+    the units a live run measured (``assumptions_from_run``; ``units_source`` names the run)."""
 
     #: The play (under 1 KB: 1 WRU) plus a badge now and then (conditional put, 1 WRU).
     write_units_read_all: float = 1.1
@@ -40,15 +45,60 @@ class Assumptions:
     handler_ms_per_play: float = 30.0
     #: Active shards of the Plays stream (one per partition; a new on-demand table starts small).
     shards: int = 1
+    #: Where the units per play come from: empty for the settings above ("not measured"), else
+    #: the live run folder they were measured in.
+    units_source: str = ""
 
     def describe(self, strategy: str) -> str:
         keeps_state = strategy != "read-all"
         w = self.write_units_incremental if keeps_state else self.write_units_read_all
         r = self.read_units_incremental if keeps_state else self.read_units_read_all
-        return (
-            f"assumed per play: {w} write units, {r} read units, {self.handler_ms_per_play:g} ms "
-            f"of handler time; {self.shards} shard(s) polled {POLLS_PER_SECOND:g}x/s"
+        rest = (
+            f"{self.handler_ms_per_play:g} ms of handler time; "
+            f"{self.shards} shard(s) polled {POLLS_PER_SECOND:g}x/s"
         )
+        if self.units_source:
+            return (
+                f"per play: {w:.3f} write units, {r:.3f} read units measured from "
+                f"{self.units_source}; assumed (not measured): {rest}"
+            )
+        return f"assumed per play (not measured): {w:g} write units, {r:g} read units, {rest}"
+
+
+def assumptions_from_run(
+    folder: str | Path, strategy: str, base: Assumptions | None = None
+) -> Assumptions:
+    """``base`` with the units per play a live run (``streamsim run``) measured: the handler's
+    (streamsim.workbench.scale.units.units_from_run) plus the play's own PutItem, from the
+    same summary.json. A folder without units, or a run of another strategy, is a ConfigError
+    (its units are not this stack's)."""
+    from streamsim.workbench.scale.units import units_from_run
+
+    units = units_from_run(folder)
+    if units.strategy != strategy:
+        raise ConfigError(
+            f"--units-from {folder}: that run's handler strategy is {units.strategy or 'unknown'!r}, "
+            f"the stack's is {strategy!r}: take a run of the same strategy"
+        )
+    path = Path(folder)
+    summary = json.loads((path / "summary.json").read_text())  # read by units_from_run already
+    plays_table = (json.loads((path / "config.json").read_text()).get("tables") or {}).get("plays")
+    measured = summary["requests"]["units"]
+    play_writes = sum(
+        row["write_units"]
+        for row in measured["by_table"]
+        if row["operation"] == "PutItem" and row["table"] == plays_table
+    ) / max(int(measured["plays"]), 1)
+    writes = units.write_units_per_play + play_writes
+    reads = units.read_units_per_play
+    return replace(
+        base or Assumptions(),
+        write_units_read_all=writes,
+        write_units_incremental=writes,
+        read_units_read_all=reads,
+        read_units_incremental=reads,
+        units_source=str(folder),
+    )
 
 
 def workload(
