@@ -55,3 +55,12 @@ def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untype
     reason = ministack_available()
     if reason is not None:
         terminalreporter.write_line(f"streamsim: MiniStack cross-check skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def small_report(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """`streamsim report --small`, built once and read by the notebook, report and browser
+    tests (tests/smallreport.py)."""
+    from tests.smallreport import build_small_report
+
+    return build_small_report(tmp_path_factory.mktemp("small-report"))

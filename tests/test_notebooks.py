@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -30,24 +31,25 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(notebook: Path) -> N
 @pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch) -> None:
-    import papermill
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    parameters = dict(SMALL[notebook.stem])
-    if notebook.stem == "02_stream_latency":  # README: compare a local run with another in 02
-        parameters["compare_with"] = str(_small_run_folder(tmp_path / "other-run"))
-    papermill.execute_notebook(
-        str(notebook),
-        str(tmp_path / notebook.name),
-        parameters=parameters,
-        kernel_name="python3",
-        cwd=str(tmp_path),
-        progress_bar=False,
+def test_notebook_runs(notebook: Path, small_report) -> None:  # type: ignore[no-untyped-def]
+    # Executed once for the session by `streamsim report --small` (tests/smallreport.py), with
+    # the SMALL parameters, and notebook 02 comparing with another run folder.
+    line = small_report.line(notebook.stem)
+    assert line and "FAILED" not in line, small_report.stdout + small_report.stderr
+    cells = json.loads((small_report.out / "executed" / notebook.name).read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    errors = [o for c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == [] and all(c.get("execution_count") for c in code)  # every cell ran
+    injected = "".join(  # papermill's cell (none when there is nothing to inject)
+        "".join(c["source"])
+        for c in code
+        if "injected-parameters" in c.get("metadata", {}).get("tags", [])
     )
+    expected = dict(SMALL[notebook.stem])
     if notebook.stem == "02_stream_latency":
-        cells = json.loads((tmp_path / notebook.name).read_text())["cells"]
+        expected["compare_with"] = str(small_report.compare_with)
+    assert _assigned(injected) == expected
+    if notebook.stem == "02_stream_latency":
         last = "".join(
             "".join(o.get("data", {}).get("text/html", "")) for o in cells[-1]["outputs"]
         )
@@ -56,13 +58,22 @@ def test_notebook_runs(notebook: Path, tmp_path: Path, monkeypatch) -> None:
         assert "write → processed p95 (s)" in last
 
 
+def _assigned(source: str) -> dict[str, object]:
+    """The names and literal values a cell assigns."""
+    return {
+        target.id: ast.literal_eval(node.value)
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
 def _small_run_folder(folder: Path) -> Path:
     """A run folder in a second: a small virtual run, saved as ``streamsim`` saves runs."""
-    from streamsim import Scenario, simulate
-    from streamsim.workbench.runfolder import save_run
+    from tests.smallreport import small_run_folder
 
-    run = simulate(Scenario(players=3, days=2, rate=20.0, seed=2))
-    return save_run(folder, run.tables, run.config, run.summary, run.destination)
+    return small_run_folder(folder)
 
 
 def test_compare_with_run_without_a_run_says_how_to_give_one() -> None:

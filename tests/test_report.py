@@ -6,7 +6,6 @@ import ast
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -71,21 +70,10 @@ def test_a_bad_notebook_name_is_one_line_and_exit_2(
 
 
 @pytest.mark.slow
-def test_report_writes_code_free_html_with_embedded_figures(tmp_path: Path) -> None:
-    out = tmp_path / "tmp"
-    command = [
-        sys.executable,
-        "-c",
-        "import sys; from streamsim.workbench.cli import main; sys.exit(main(sys.argv[1:]))",
-        "report",
-        "--small",
-        "--only",
-        "01_stream_walkthrough",
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=240, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
+def test_report_writes_code_free_html_with_embedded_figures(small_report) -> None:  # type: ignore[no-untyped-def]
+    # `streamsim report --small`, run once for the session (tests/smallreport.py).
+    out = small_report.out
+    assert "01_stream_walkthrough" in small_report.line("01_stream_walkthrough")
     page = (out / "01_stream_walkthrough.html").read_text()
     body = page[page.index("<body") :]
     assert "<title>01 · The blog, reproduced</title>" in page
@@ -99,7 +87,6 @@ def test_report_writes_code_free_html_with_embedded_figures(tmp_path: Path) -> N
     assert 'href="01_stream_walkthrough.html"' in index
     assert "small (test) parameters" in index
     assert (out / "executed" / "01_stream_walkthrough.ipynb").is_file()
-    assert "01_stream_walkthrough" in done.stdout
 
 
 # ---- issue 12: parameters, offline pages, saved figures, a real browser ----------------------
@@ -269,7 +256,7 @@ def _open_in_chromium(page: Path, tmp_path: Path, extra: str = "") -> tuple[dict
 
 
 @pytest.mark.slow
-def test_every_report_page_renders_offline_in_a_browser(tmp_path: Path) -> None:
+def test_every_report_page_renders_offline_in_a_browser(tmp_path: Path, small_report) -> None:  # type: ignore[no-untyped-def]
     """Headless Chromium (Debian's package: `make browser`) opens each page: every figure
     loads and nothing is fetched from the network. Skipped locally without Chromium; in CI
     (CI=true) its absence fails the test."""
@@ -279,16 +266,10 @@ def test_every_report_page_renders_offline_in_a_browser(tmp_path: Path) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but /usr/bin/chromium is missing: run `make browser`")
         pytest.skip("headless Chromium is not installed: `make browser` installs it")
-    out = tmp_path / "report"
-    done = subprocess.run(
-        [sys.executable, "-m", "streamsim.workbench.cli", "report", "--small", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Kernel is running over TCP" not in done.stderr and "WARNING" not in done.stderr
+    out = small_report.out  # `streamsim report --small`, run once for the session
+    assert small_report.returncode == 0, small_report.stdout + small_report.stderr
+    stderr = small_report.stderr
+    assert "Kernel is running over TCP" not in stderr and "WARNING" not in stderr
     figures = json.loads((out / "figures" / "figures.json").read_text())
     assert figures and all(f["title"] for f in figures)  # every saved figure stands alone
     assert all((out / "figures" / name).is_file() for f in figures for name in f["files"])
