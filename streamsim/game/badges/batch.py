@@ -104,11 +104,9 @@ def _evaluate(table: _Table, rule_set: tuple[BadgeRule, ...], workers: int | Non
     """The awards of a validated table."""
     if table.n == 0 or not rule_set:
         return empty_awards()
-    parts = _awards_by_chunks(table, rule_set, _workers(workers, table.n))
-    parts = [part for part in parts if len(part)]
-    if len(parts) <= 1:
-        return parts[0] if parts else empty_awards()
-    return pd.concat(parts, ignore_index=True)
+    threads = _workers(workers, table.n)
+    rows, rule_no = _earned_by_chunks(table, rule_set, threads)
+    return _awards_frame(table, rule_set, rows, rule_no, threads=threads)
 
 
 def _workers(workers: int | None, n: int) -> int:
@@ -134,17 +132,21 @@ def _player_ranges(table: _Table, parts: int) -> list[tuple[int, int]]:
 
 #: Plays per chunk of players. Awards never cross players, so the plays are cut into ranges of
 #: players of about this many plays and evaluated range by range: a range's arrays stay small
-#: (cache-friendly, reused by the allocator) and the memory of a call stays bounded.
-CHUNK_PLAYS = 1 << 20
+#: and the memory of a call stays bounded. 2**17 (arrays of about 1 MiB) rather than 2**20:
+#: glibc hands the freed memory of 8 MiB arrays back to the OS after each range, and every
+#: range then page-faults its arrays in again (a quarter of the CPU time at 10 M plays); at
+#: 1 MiB it reuses them (bench_badges.py: minor faults 110,000 -> 6,000, sys 0.4 -> 0.1 s).
+CHUNK_PLAYS = 1 << 17
 
 
-def _awards_by_chunks(
+def _earned_by_chunks(
     table: _Table, rules: tuple[BadgeRule, ...], threads: int
-) -> list[pd.DataFrame]:
-    """The awards of each range of players, in player order (``threads`` ranges at a time).
+) -> tuple[Index, Index]:
+    """(input rows, rule numbers) of the earning plays, range of players by range (``threads``
+    ranges at a time), in (player, time, rule) order.
 
-    Each range's award rows are built in its own thread (decoding strings is a good part of the
-    work), so that only a concatenation is left after the threads.
+    The award rows are assembled once, after the ranges: building a DataFrame per range costs
+    more than the strings it decodes.
     """
     parts = max(threads, -(-table.n // CHUNK_PLAYS))
     ranges = _player_ranges(table, min(parts, -(-table.n // 1_000)))
@@ -152,26 +154,29 @@ def _awards_by_chunks(
         int(table.utc_ns.min()), int(table.utc_ns.max()), table.zones, table.n
     )
     table = replace(table, calendar=calendar)
-    names = _Names.of(table, rules)
     if len(ranges) == 1:
-        return [_awards_frame(table, rules, *_earned(table, rules), names)]
+        return _earned(table, rules)
     log = _LogPartition.of(table, ranges, threads)
     if log is not None:
 
-        def earned(k: int) -> pd.DataFrame:
-            rows, rule_no = _earned_in(log.ordered(k), rules, len(table.games))
-            return _awards_frame(table, rules, rows, rule_no, names)
+        def earned(k: int) -> tuple[Index, Index]:
+            return _earned_in(log.ordered(k), rules, len(table.games))
 
     else:
         partition = _Partition.of(table, ranges)
 
-        def earned(k: int) -> pd.DataFrame:
-            return _awards_frame(table, rules, *_earned(partition.part(k), rules), names)
+        def earned(k: int) -> tuple[Index, Index]:
+            return _earned(partition.part(k), rules)
 
-    if threads == 1 or len(ranges) == 1:
-        return [earned(k) for k in range(len(ranges))]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(earned, range(len(ranges))))
+    if threads == 1:
+        found = [earned(k) for k in range(len(ranges))]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            found = list(pool.map(earned, range(len(ranges))))
+    return (
+        np.concatenate([rows for rows, _ in found]),
+        np.concatenate([rule_no for _, rule_no in found]),
+    )
 
 
 @dataclass(frozen=True)
@@ -401,7 +406,12 @@ class _Table:
         """play_id of some rows as a str Series (taken in row order: fast on chunked Arrow)."""
         rows = self.global_rows(rows)
         ascending = _sort_packed(rows.astype(np.int64), np.arange(len(rows), dtype=np.int64))
-        taken = self.play_id.iloc[rows[ascending]]
+        return self.play_ids_sorted(rows[ascending], ascending)
+
+    def play_ids_sorted(self, sorted_rows: Index, ascending: Index) -> pd.Series:
+        """play_id at input rows ``rows`` as a str Series, given ``sorted_rows = rows[ascending]``
+        (ascending input rows)."""
+        taken = self.play_id.iloc[sorted_rows]
         back = np.empty_like(ascending)
         back[ascending] = np.arange(len(ascending))
         permuted = _permute_fixed_width(taken, back)
@@ -929,54 +939,58 @@ def _first_plays(rule: BadgeRule, f: PlayFeatures, o: _Ordered, n_games: int) ->
     return first.astype(np.intp)
 
 
-@dataclass(frozen=True)
-class _Names:
-    """The strings an award row is decoded from, as Arrow arrays built once per evaluation
-    (every range of players takes from them): players, badge ids, rule names and params."""
-
-    players: Any
-    badge_ids: Any
-    rules: Any
-    params: Any
-
-    @classmethod
-    def of(cls, table: _Table, rules: tuple[BadgeRule, ...]) -> _Names:
-        import pyarrow as pa  # a project dependency
-
-        def strings(values: pd.Index | list[str]) -> Any:
-            return pa.array(np.asarray(values, dtype=object), pa.large_string())
-
-        return cls(
-            players=strings(table.players),
-            badge_ids=strings([rule.badge_id(g) for rule in rules for g in table.games]),
-            rules=strings([rule.name for rule in rules]),
-            params=strings([rule.params_json() for rule in rules]),
-        )
-
-
 def _awards_frame(
     table: _Table,
     rules: tuple[BadgeRule, ...],
     rows: Index,
     rule_no: Index,
-    names: _Names | None = None,
+    *,
+    threads: int = 1,
 ) -> pd.DataFrame:
-    """Assemble award rows from the earning plays' input rows and rule numbers."""
+    """Assemble award rows from the earning plays' input rows and rule numbers.
+
+    The input columns are read at the rows in ascending order (a sweep, not cache misses all
+    over the input), then put back in award order; the string columns are taken by Arrow, in
+    ``threads`` threads (Arrow releases the GIL).
+    """
     if len(rows) == 0:
         return empty_awards()
-    names = names or _Names.of(table, rules)
-    n_games = len(table.games)
-    played_at = pd.DatetimeIndex(table.utc_ns[rows].view("datetime64[ns]")).tz_localize("UTC")
-    return pd.DataFrame(
-        {
-            "player_id": _strings(table.player[rows], names.players),
-            "badge_id": _strings(rule_no * n_games + table.game[rows], names.badge_ids),
-            "rule": _strings(rule_no, names.rules),
-            "params": _strings(rule_no, names.params),
-            "play_id": table.play_ids(rows),
-            "played_at": pd.Series(played_at),
-        }
-    )
+    import pyarrow as pa  # a project dependency
+
+    def strings(values: pd.Index | list[str]) -> Any:
+        return pa.array(np.asarray(values, dtype=object), pa.large_string())
+
+    rows = table.global_rows(rows)
+    ascending = _sort_packed(rows.astype(np.int64), np.arange(len(rows), dtype=np.int64))
+    sorted_rows = rows[ascending]
+
+    def unsorted(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out = np.empty_like(values)
+        out[ascending] = values
+        return out
+
+    player = unsorted(table.player[sorted_rows])
+    badge = rule_no * len(table.games)
+    badge += unsorted(table.game[sorted_rows])
+    utc_ns = unsorted(table.utc_ns[sorted_rows])
+    jobs: dict[str, Any] = {
+        "player_id": lambda: _strings(player, strings(table.players)),
+        "badge_id": lambda: _strings(
+            badge, strings([rule.badge_id(g) for rule in rules for g in table.games])
+        ),
+        "rule": lambda: _strings(rule_no, strings([rule.name for rule in rules])),
+        "params": lambda: _strings(rule_no, strings([rule.params_json() for rule in rules])),
+        "play_id": lambda: table.play_ids_sorted(sorted_rows, ascending),
+    }
+    if threads > 1 and len(rows) >= 100_000:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+            columns = {name: future.result() for name, future in futures.items()}
+    else:
+        columns = {name: job() for name, job in jobs.items()}
+    played_at = pd.DatetimeIndex(utc_ns.view("datetime64[ns]")).tz_localize("UTC")
+    columns["played_at"] = pd.Series(played_at)
+    return pd.DataFrame(columns)
 
 
 _STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default str dtype (pyarrow-backed)
