@@ -236,16 +236,19 @@ class _LogPartition:
     """The plays of a log (rows in played_at order) grouped by range of players, each play's
     (player, local day, game, score, tied) packed in one int64 before grouping.
 
-    A range's plays are then one gather of one column (the rows of a range are spread over the
-    whole input: each gathered column costs a sweep of memory), and, their rows being in time
-    order, a stable sort by player puts them in (player, time) order. Local days are computed
-    here, slice by slice in threads. "Tied" marks a play sharing its player and instant with
-    another (rare): those are put in play_id order after the sort.
+    Each slice of input rows is packed and then grouped by range in place (a gather within
+    the slice, which stays in cache), so a range's plays are contiguous pieces, one per slice,
+    rather than rows spread over the whole input (a gather of those misses the cache at every
+    row). Their rows being in time order, a stable sort by player puts a range's plays in
+    (player, time) order. Local days are computed here, slice by slice in threads. "Tied" marks
+    a play sharing its player and instant with another (rare): those are put in play_id order
+    after the sort.
     """
 
     table: _Table
     rows: list[tuple[Index, Ints]]  # per slice of input rows: its rows by range, range ends
-    packed: Ints
+    starts: list[int]  # first input row of each slice
+    packed: Ints  # each slice's plays grouped by range (the order of ``rows``)
     low_day: int
     bits: tuple[int, int, int]  # day, game, score
     ranges: list[tuple[int, int]]
@@ -267,6 +270,7 @@ class _LogPartition:
         dtype = np.uint8 if len(ranges) <= 256 else np.uint16 if len(ranges) <= 65536 else np.int64
         range_of = np.repeat(np.arange(len(ranges), dtype=dtype), [e - f for f, e in ranges])
         packed = np.empty(table.n, dtype=np.int64)
+        tied = _tied_rows(table)
 
         def pack(lo: int, hi: int) -> tuple[Index, Ints]:
             out = packed[lo:hi]
@@ -281,8 +285,11 @@ class _LogPartition:
             out <<= bits_score
             out |= table.score[lo:hi]
             out <<= 1
+            ties = tied[np.searchsorted(tied, lo) : np.searchsorted(tied, hi)]
+            out[ties - lo] |= 1
             part = range_of[table.player[lo:hi]]
             rows = np.argsort(part, kind="stable")  # radix sort for 8- and 16-bit keys
+            out[:] = out[rows]
             rows += lo
             return rows, np.cumsum(np.bincount(part, minlength=len(ranges)))
 
@@ -295,14 +302,20 @@ class _LogPartition:
                 rows = list(pool.map(lambda s: pack(*s), slices))
         else:
             rows = [pack(*s) for s in slices]
-        packed[_tied_rows(table)] |= 1
-        return cls(table, rows, packed, low_day, (bits_day, bits_game, bits_score), ranges)
+        starts = [lo for lo, _ in slices]
+        bits = (bits_day, bits_game, bits_score)
+        return cls(table, rows, starts, packed, low_day, bits, ranges)
 
     def ordered(self, k: int) -> _Ordered:
         """Range ``k``'s plays in A and B order (input rows: ``rows[by_time]``)."""
-        rows = [r[int(e[k - 1]) if k else 0 : int(e[k])] for r, e in self.rows]
-        by_row = np.concatenate(rows) if len(rows) > 1 else rows[0]
-        packed = self.packed[by_row]
+        bounds = [(int(e[k - 1]) if k else 0, int(e[k])) for _, e in self.rows]
+        rows = [r[start:end] for (r, _), (start, end) in zip(self.rows, bounds, strict=True)]
+        by_row = np.concatenate(rows) if len(rows) > 1 else rows[0].copy()
+        pieces = [
+            self.packed[lo + start : lo + end]
+            for lo, (start, end) in zip(self.starts, bounds, strict=True)
+        ]
+        packed = np.concatenate(pieces) if len(pieces) > 1 else pieces[0].copy()
         bits_day, bits_game, bits_score = self.bits
         low = self.ranges[k][0]
         player = packed >> (bits_day + bits_game + bits_score + 1)
