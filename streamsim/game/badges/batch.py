@@ -72,7 +72,7 @@ def evaluate_chunks(
     in_order = True
     for number, chunk in enumerate(chunks):
         table = _validated(chunk)
-        present = table.players[np.bincount(table.player, minlength=len(table.players)) > 0]
+        present = table.players[_player_counts(table) > 0]
         del chunk
         if len(present) == 0:
             continue
@@ -124,10 +124,20 @@ def _player_ranges(table: _Table, parts: int) -> list[tuple[int, int]]:
     n_players = len(table.players)
     if parts <= 1 or n_players < 2:
         return [(0, n_players)]
-    ends = np.cumsum(np.bincount(table.player, minlength=n_players))
+    ends = np.cumsum(_player_counts(table))
     cuts = np.searchsorted(ends, [table.n * k // parts for k in range(1, parts)])
     bounds = [0, *sorted({int(c) + 1 for c in cuts if 0 <= c < n_players - 1}), n_players]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _player_counts(table: _Table) -> Ints:
+    """Plays per player code, counted slice by slice: ``bincount`` converts its input to
+    int64, and a temporary of all rows would be fresh pages (page faults) at every call."""
+    counts = np.zeros(len(table.players), dtype=np.int64)
+    step = 8 * CHUNK_PLAYS
+    for lo in range(0, table.n, step):
+        counts += np.bincount(table.player[lo : lo + step], minlength=len(table.players))
+    return counts
 
 
 #: Plays per chunk of players. Awards never cross players, so the plays are cut into ranges of
