@@ -673,12 +673,23 @@ def _low_bit(values: Ints) -> npt.NDArray[Any]:
 def _stable_order(keys: Ints, *, consume: bool = False) -> tuple[Index, Ints]:
     """The stable sorting permutation of non-negative ``keys`` and the sorted keys.
 
-    One SIMD sort of (key, position) packed in an int64 (faster than numpy's stable radix
-    argsort even for 16-bit keys); lexsort when the pair does not fit in 63 bits.
+    One SIMD sort of (key, position) packed in a uint32 when the pair fits in 32 bits (a
+    range of players: twice the lanes of an int64 sort, about 2.5 times faster), else in an
+    int64 (faster than numpy's stable radix argsort even for 16-bit keys); lexsort when the
+    pair does not fit in 63 bits.
     """
     n = len(keys)
     bits = n.bit_length()
-    if n == 0 or int(keys.max()).bit_length() + bits > 63:
+    key_bits = int(keys.max()).bit_length() if n else 0
+    if n and key_bits + bits <= 32:
+        small = keys.astype(np.uint32)
+        small <<= np.uint32(bits)
+        small |= np.arange(n, dtype=np.uint32)
+        small.sort()
+        order = (small & np.uint32((1 << bits) - 1)).astype(np.intp)
+        small >>= np.uint32(bits)
+        return order, small.astype(np.int64)
+    if n == 0 or key_bits + bits > 63:
         order = np.lexsort((np.arange(n), keys)).astype(np.intp)
         return order, keys[order]
     if consume and keys.dtype == np.int64:  # the caller's array becomes the sort buffer
