@@ -967,8 +967,10 @@ def _first_plays(rule: BadgeRule, f: PlayFeatures, o: _Ordered, n_games: int) ->
     if len(hits) == 0:
         return np.empty(0, dtype=np.intp)
     scope = o.player_game_b[hits]
-    if rule.scope == "player":
-        scope //= max(n_games, 1)
+    if rule.scope == "game":
+        # within a (player, game) the B order is time order: the first hit is the earliest
+        return o.b_to_a[hits[_starts(scope)]].astype(np.intp, copy=False)
+    scope //= max(n_games, 1)
     first = np.minimum.reduceat(o.b_to_a[hits], np.flatnonzero(_starts(scope)))
     return first.astype(np.intp)
 
