@@ -12,7 +12,8 @@ on the neighbours, CPU time much less):
   evaluator's input (goal <= 1 s for both; each also shown apart);
 - evaluate: ``evaluate_batch`` of ``--plays`` plays from this file's generator (below), default
   threads, seconds (goal <= 2 s) and the peak RSS of the process during the call, input
-  included (goal <= 1.5 GB; Linux VmHWM, reset before);
+  included (goal <= 1.5 GB; Linux VmHWM, reset before), and the minor page faults of that call
+  (memory the allocator handed back to the OS and took again: sys time);
 - with ``--population``: 100 M plays of 1 M players generated chunk by chunk of 100,000
   players (``synthetic_chunks``) and evaluated by ``evaluate_chunks``: evaluation seconds (goal
   <= 30 s, generation excluded and shown apart) and peak RSS of the whole run (goal <= 6 GB).
@@ -390,8 +391,16 @@ def main() -> None:
     n = len(frame)
     evaluate_batch(frame.iloc[:1_000])  # warm imports
     _, auto_s, auto_cpu = best_wall_cpu(args.runs, lambda: evaluate_batch(frame))
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     _, peak = peak_rss(lambda: evaluate_batch(frame))
-    goal_line(f"evaluate {n / 1e6:g} M plays", auto_s, 2, "s", f"CPU {auto_cpu:.2f} s")
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    goal_line(
+        f"evaluate {n / 1e6:g} M plays",
+        auto_s,
+        2,
+        "s",
+        f"CPU {auto_cpu:.2f} s; {faults:,} minor page faults in one call",
+    )
     goal_line("  peak RSS during the call, input included", peak / GIB, 1.5, "GB")
     if args.population:
         population_line(100_000_000, 1_000_000, 100_000, args.seed)

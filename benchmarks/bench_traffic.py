@@ -67,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     target = gen_s + str_s
     print(f"10M-plays target (<= 3 s for generate + frame): {'met' if target <= 3 else 'MISSED'}")
+    # issue 14: the evaluator's input (categorical frame) in <= 1 s; the machine may be shared,
+    # so the CPU seconds say how far the code is from it on two idle cores
+    goal = gen_s + cat_s
+    print(
+        f"issue 14 goal (<= 1 s for generate + categorical frame): {goal:.2f} s "
+        f"(CPU {gen_cpu + cat_cpu:.2f} s): {'met' if goal <= 1 else 'MISSED'}"
+    )
     return 0
 
 

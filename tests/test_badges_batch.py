@@ -253,3 +253,31 @@ def test_logged_input_with_ties_split_across_threads_equals_folding(workers: int
     frame = random_plays(4_000, 30, 15).sort_values("played_at", kind="stable")
     frame = frame.reset_index(drop=True)
     pd.testing.assert_frame_equal(evaluate_batch(frame, RULES, workers=workers), folded(frame))
+
+
+@pytest.mark.parametrize(
+    ("high", "path"),
+    [(2**10, "uint32 pack"), (2**40, "int64 pack"), (2**62, "lexsort")],
+)
+def test_stable_order_equals_a_stable_argsort_on_each_path(high: int, path: str) -> None:
+    # Small ranges of players take the uint32 packing; wide keys the int64 one or lexsort.
+    # Each must give the stable order (ties by position) and the sorted keys.
+    from streamsim.game.badges.batch import _stable_order
+
+    rng = np.random.default_rng(16)
+    keys = rng.integers(0, high, 5_000)
+    keys[::7] = keys[0]  # many ties
+    order, sorted_keys = _stable_order(keys.copy())
+    expected = np.argsort(keys, kind="stable")
+    np.testing.assert_array_equal(order, expected)
+    np.testing.assert_array_equal(sorted_keys, keys[expected])
+    assert sorted_keys.dtype == np.int64
+
+
+def test_award_rows_read_in_any_row_order_come_back_in_award_order() -> None:
+    # Awards are assembled once: input columns read at ascending rows, then put back in
+    # (player, time, rule) order. A shuffled input exercises the permutation.
+    frame = random_plays(3_000, 25, 17)
+    shuffled = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    awards = evaluate_batch(shuffled, RULES, workers=2)
+    pd.testing.assert_frame_equal(awards, folded(shuffled))

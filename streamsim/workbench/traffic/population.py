@@ -545,6 +545,20 @@ def _quantiles() -> tuple[np.ndarray, np.ndarray]:
     return normal, -np.log1p(-p)
 
 
+@functools.cache
+def _gap_table(gap_minutes: float) -> np.ndarray:
+    """Whole-ms exponential gaps of mean ``gap_minutes`` at the 65536 quantiles (built once,
+    not per block)."""
+    exp_q = _quantiles()[1]
+    return np.floor(exp_q * (gap_minutes * 60_000)).astype(np.float32).astype(np.int64)
+
+
+@functools.cache
+def _noise_table(score_noise: float) -> np.ndarray:
+    """Log-normal score noise of sigma ``score_noise`` at the 65536 quantiles (built once)."""
+    return np.exp(_quantiles()[0] * score_noise).astype(np.float32)
+
+
 def _u16(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` random 16-bit table indices, the cheapest draw numpy offers."""
     return np.frombuffer(rng.bytes(2 * n), dtype="<u2")
@@ -569,8 +583,8 @@ def _play_times(
     n = int(counts.sum())
     ends = np.cumsum(counts)
     starts = ends - counts
-    normal_q, exp_q = _quantiles()
-    gap_ms = np.floor(exp_q * (config.gap_minutes * 60_000)).astype(np.float32).astype(np.int64)
+    normal_q = _quantiles()[0]
+    gap_ms = _gap_table(config.gap_minutes)
     utc_ms = out
     np.take(gap_ms, _u16(rng, n), out=utc_ms, mode="clip")  # whole ms, exponential
     np.cumsum(utc_ms, out=utc_ms)
@@ -640,8 +654,7 @@ def _scores(
     score = level.ravel()[idx]
     del idx
     score *= np.repeat(gain, counts)
-    noise = np.exp(_quantiles()[0] * config.score_noise).astype(np.float32)  # log-normal
-    score *= np.take(noise, _u16(rng, len(score)))
+    score *= np.take(_noise_table(config.score_noise), _u16(rng, len(score)))
     score += np.float32(0.5)
     np.minimum(score, np.float32(2.0**62), out=score)  # extreme configs stay in int64
     out[:] = score
@@ -672,12 +685,15 @@ _HEX4 = np.array(
 
 
 def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
-    """Assemble the DataFrame; string columns are built in Arrow, chunk by chunk, in threads."""
+    """Assemble the DataFrame; string columns are built in Arrow, chunk by chunk, in threads
+    (the numeric columns are copied meanwhile)."""
     a = pop._plays
     cfg = pop.config
     n = len(a.player)
     zones = [z for z, _ in cfg.time_zones]
-    tz_per_play = np.repeat(a.player_zone, a.plays_per_player)
+    # the codes' dtype is the one a categorical of the zones keeps (no conversion pass)
+    zone_codes = a.player_zone.astype(np.int8 if len(zones) < 128 else np.int16)
+    tz_per_play = np.repeat(zone_codes, a.plays_per_player)
     dictionaries = {
         "player_id": _player_ids(cfg.players),
         "game": pa.array(list(cfg.games), type=pa.large_string()),
@@ -692,6 +708,12 @@ def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
     def take(name: str) -> Any:
         return lambda lo, hi: dictionaries[name].take(pa.array(codes[name][lo:hi]))
 
+    def played_at() -> Any:
+        # Arrow reads the int64 ns as UTC timestamps and pandas gets a copy: one pass, where
+        # tz_localize("UTC") of the naive values takes several
+        utc = pa.array(a.played_at_ns, type=pa.timestamp("ns", tz="UTC"))
+        return utc.to_pandas().array
+
     builders = {"play_id": play_ids}
     if not categorical:
         builders.update({name: take(name) for name in dictionaries})
@@ -700,6 +722,8 @@ def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
             name: [pool.submit(build, lo, hi) for lo, hi in bounds]
             for name, build in builders.items()
         }
+        # numeric columns are copies: editing the frame must not edit the population
+        numeric = {"played_at": pool.submit(played_at), "score": pool.submit(a.score.copy)}
         columns: dict[str, Any] = {
             name: pd.arrays.ArrowStringArray(
                 pa.chunked_array([f.result() for f in fs], type=pa.large_string()),
@@ -707,6 +731,7 @@ def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
             )
             for name, fs in futures.items()
         }
+        columns.update({name: future.result() for name, future in numeric.items()})
     if categorical:
         for name, dictionary in dictionaries.items():
             # codes are in range by construction: no validation pass over every play
@@ -714,10 +739,6 @@ def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
             columns[name] = pd.Categorical.from_codes(
                 codes[name], categories=categories, validate=False
             )
-    # numeric columns are copies: editing the frame must not edit the population
-    played_at = pd.Series(a.played_at_ns.view("M8[ns]"), copy=True).dt.tz_localize("UTC")
-    columns["played_at"] = played_at.array
-    columns["score"] = a.score.copy()
     return pd.DataFrame({name: columns[name] for name in PLAY_COLUMNS}, copy=False)
 
 
