@@ -28,6 +28,7 @@ def test_notebook_is_committed_clean_with_a_parameters_cell(notebook: Path) -> N
     assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in code)
 
 
+@pytest.mark.timeout(900)  # the shared small report (conftest.small_report) may be built here
 @pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

@@ -69,6 +69,7 @@ def test_a_bad_notebook_name_is_one_line_and_exit_2(
     assert not any(tmp_path.iterdir())  # nothing ran, nothing was written
 
 
+@pytest.mark.timeout(900)  # the shared small report (conftest.small_report) may be built here
 @pytest.mark.slow
 def test_report_writes_code_free_html_with_embedded_figures(small_report) -> None:  # type: ignore[no-untyped-def]
     # `streamsim report --small`, run once for the session (tests/smallreport.py).
@@ -255,6 +256,7 @@ def _open_in_chromium(page: Path, tmp_path: Path, extra: str = "") -> tuple[dict
     return json.loads(found.group(1).replace("&quot;", '"')), attempts
 
 
+@pytest.mark.timeout(900)  # the shared small report (conftest.small_report) may be built here
 @pytest.mark.slow
 def test_every_report_page_renders_offline_in_a_browser(tmp_path: Path, small_report) -> None:  # type: ignore[no-untyped-def]
     """Headless Chromium (Debian's package: `make browser`) opens each page: every figure
