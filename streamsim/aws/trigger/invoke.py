@@ -15,9 +15,9 @@ from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
-from streamsim.aws.stream.records import StreamRecord, lambda_event
+from streamsim.aws.stream.blocks import RecordBlock
 from streamsim.aws.trigger.context import LambdaContext
 from streamsim.aws.trigger.output import OutputCapture, log_lines
 from streamsim.aws.trigger.response import BatchVerdict, judge_response
@@ -25,6 +25,15 @@ from streamsim.aws.trigger.windows import missing_state
 from streamsim.clock import Clock
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class BatchHandler(Protocol):
+    """A modelled handler that reads no event: given the batch itself (counts, sizes, which
+    records), so no Lambda event record is built for it (``handle_batch``). Any other
+    handler is called as ``handler(event, context)`` with the exact AWS event."""
+
+    def handle_batch(self, batch: RecordBlock, context: Any) -> Any: ...
+
 
 #: Error types of invocations that returned normally but failed the batch (an invalid
 #: ``batchItemFailures``, a tumbling-window response without ``state``): AWS's on-failure record
@@ -80,11 +89,13 @@ class Invoker:
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def invoke(
-        self, records: list[StreamRecord], clock: Clock, extra: dict[str, Any] | None = None
+        self, records: RecordBlock, clock: Clock, extra: dict[str, Any] | None = None
     ) -> Generator[Any, Any, InvocationResult]:
         """A simpy process step: invoke, wait for the outcome on ``clock``, return it.
 
-        ``extra`` adds fields to the payload next to ``Records`` (the tumbling-window fields)."""
+        ``extra`` adds fields to the payload next to ``Records`` (the tumbling-window fields).
+        The event (``{"Records": [...]}``) is built here, for a handler that reads it; a
+        ``BatchHandler`` without ``extra`` gets the batch instead."""
         context = LambdaContext(
             function_name=self.function_name,
             invoked_function_arn=self.function_arn,
@@ -93,13 +104,19 @@ class Invoker:
             clock=clock,
             started_at=clock.now(),
         )
-        event = lambda_event(records)
-        if extra:
-            event.update(extra)
-        seqs = [r.sequence_number for r in records]
+        batch_handler = getattr(self.handler, "handle_batch", None)
+        event: Any
+        if batch_handler is not None and not extra:
+            event = records
+        else:
+            batch_handler = None
+            event = {"Records": records.events()}
+            if extra:
+                event.update(extra)
+        seqs = records
         invoked_at = context.started_at
         if clock.virtual:
-            raw = self._call(event, context)
+            raw = self._call(event, context, batch_handler)
             duration = self.base_duration_seconds + context.spent_seconds
             if duration > self.timeout_seconds:
                 yield clock.sleep(self.timeout_seconds)
@@ -108,7 +125,7 @@ class Invoker:
             return self._result(raw, seqs, context, invoked_at, clock.now())
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="streamsim-handler")
-        future = self._pool.submit(self._call, event, context)
+        future = self._pool.submit(self._call, event, context, batch_handler)
         deadline = invoked_at + self.timeout_seconds
         while not future.done() and clock.now() < deadline:
             yield clock.sleep(min(0.005, max(0.0, deadline - clock.now())))
@@ -130,7 +147,7 @@ class Invoker:
             self._pool = None
 
     def _call(
-        self, event: dict[str, Any], context: LambdaContext
+        self, event: Any, context: LambdaContext, batch_handler: Any = None
     ) -> tuple[Any, list[str], BaseException | None]:
         """Run the handler, capturing its printed output; never raises."""
         with self.output.collect() as buffer:
@@ -138,7 +155,10 @@ class Invoker:
             # that ends after the run (router removed) must not print them to the console.
             print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=buffer)
             try:
-                response = self.handler(event, context)
+                if batch_handler is not None:
+                    response = batch_handler(event, context)
+                else:
+                    response = self.handler(event, context)
                 json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
                 error: BaseException | None = None
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too:
@@ -152,7 +172,7 @@ class Invoker:
     def _result(
         self,
         raw: tuple[Any, list[str], BaseException | None],
-        seqs: list[str],
+        seqs: RecordBlock,
         context: LambdaContext,
         invoked_at: float,
         completed_at: float,
@@ -181,7 +201,8 @@ class Invoker:
                     error_message=why,
                     **common,  # type: ignore[arg-type]
                 )
-        verdict: BatchVerdict = judge_response(response, seqs, self.report_batch_item_failures)
+        numbers = seqs.sequence_numbers() if isinstance(response, dict) and response else []
+        verdict: BatchVerdict = judge_response(response, numbers, self.report_batch_item_failures)
         if verdict.invalid is not None:
             return InvocationResult(
                 Outcome.ERROR,

@@ -8,10 +8,12 @@ readers see exactly what per-play writes at those times would have shown them.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -187,7 +189,9 @@ class PlayRows:
         at = _EPOCH + timedelta(milliseconds=ms)
         return f"{at:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
-    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def items(
+        self, rows: Sequence[int] | np.ndarray
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """``(keys(row), new_image(row))`` for many rows, the columns indexed once for all."""
         at = np.asarray(rows, dtype=np.int64)
         if self.iso is not None:
@@ -230,6 +234,41 @@ class PlayRows:
             )
         return out
 
+    @cached_property
+    def _player_json(self) -> list[str]:
+        return [json.dumps(p) for p in self.players]
+
+    @cached_property
+    def _plain_ids(self) -> np.ndarray:
+        """Which play ids JSON writes unchanged (printable ASCII, no quote or backslash)."""
+        return ~_needs_escape(self.play_ids)
+
+    def keys_texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        """``keys_json(keys(row))`` for many rows (the capture's key text), without the dicts."""
+        at = np.asarray(rows, dtype=np.int64)
+        iso = self._iso_texts(at)
+        players = self._player_json
+        ids = [i.decode() for i in self.play_ids[at].tolist()]
+        if not self._plain_ids[at].all():
+            return [
+                f'{{"play_key":{{"S":{json.dumps(played + "#" + i)}}},'
+                f'"player_id":{{"S":{players[p]}}}}}'
+                for played, i, p in zip(iso, ids, self.player_codes[at].tolist(), strict=True)
+            ]
+        return [
+            f'{{"play_key":{{"S":"{played}#{i}"}},"player_id":{{"S":{players[p]}}}}}'
+            for played, i, p in zip(iso, ids, self.player_codes[at].tolist(), strict=True)
+        ]
+
+    def _iso_texts(self, at: np.ndarray) -> list[str]:
+        if self.iso is not None:
+            return [self.iso[r] for r in at.tolist()]
+        return list(
+            np.datetime_as_string(
+                self.played_ms[at].astype("datetime64[ms]"), unit="ms", timezone="UTC"
+            ).tolist()
+        )
+
     def keys(self, row: int) -> dict[str, Any]:
         return {
             "player_id": {"S": self.players[self.player_codes[row]]},
@@ -249,6 +288,76 @@ class PlayRows:
             "score": {"N": str(int(self.scores[row]))},
             "written_at": {"N": str(int(self.written_ms[row]))},
         }
+
+
+def play_image_json_sizes(rows: PlayRows) -> np.ndarray:
+    """``json_size(Keys) + json_size(NewImage)`` of each play's stream record as its Lambda
+    event record carries them (compact JSON, non-ASCII escaped), for all plays at once: the
+    part of the record's invoke-payload size that varies by play (``InMemoryStream.
+    write_rows``; ``tests/test_stream_blocks.py`` compares the payload sizes it gives with
+    ``event_json_size`` of the built records)."""
+    n = len(rows)
+
+    def text(lengths: np.ndarray) -> np.ndarray:  # "name":{"S":"value"} minus name and value
+        return lengths + 9
+
+    def unique_json(codes: np.ndarray, values: tuple[str, ...]) -> np.ndarray:
+        table = np.array([len(json.dumps(v)) for v in values] or [0], dtype=np.int64)
+        return table[codes]
+
+    player = unique_json(rows.player_codes, rows.players)
+    game = unique_json(rows.game_codes, rows.games)
+    tz = unique_json(rows.tz_codes, rows.tzs)
+    if rows.iso is None:
+        iso = np.full(n, len("2024-01-01T00:00:00.000Z") + 2, dtype=np.int64)
+    else:
+        iso = np.array([len(t) + 2 for t in rows.iso], dtype=np.int64)
+    width = rows.play_ids.dtype.itemsize
+    play_id = (
+        np.count_nonzero(rows.play_ids.view(np.uint8).reshape(n, width), axis=1) + 2
+        if n
+        else np.zeros(0, dtype=np.int64)
+    )
+    # Multi-byte UTF-8 or escaped characters: the JSON text itself.
+    escaped = np.flatnonzero(_needs_escape(rows.play_ids))
+    for r in escaped.tolist():
+        play_id[r] = len(json.dumps(rows.play_ids[r].decode()))
+    play_key = iso + play_id - 1  # "iso#id": the id's quotes less one, plus "#"
+    score = _signed_digits(rows.scores) + 2
+    written = _signed_digits(rows.written_ms) + 2
+    names = {
+        "player_id": player,
+        "play_key": play_key,
+        "play_id": play_id,
+        "game": game,
+        "played_at": iso,
+        "tz": tz,
+        "score": score,
+        "written_at": written,
+    }
+    image = 2 + len(names) - 1 + sum(text(v) + len(k) for k, v in names.items())
+    keys = 2 + 1 + text(player) + len("player_id") + text(play_key) + len("play_key")
+    return np.asarray(image + keys, dtype=np.int64)
+
+
+def _needs_escape(texts: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """Which fixed-width UTF-8 texts JSON does not write as they are (a byte outside printable
+    ASCII, a quote or a backslash; NUL padding aside)."""
+    n = len(texts)
+    out = np.zeros(n, dtype=bool)
+    width = texts.dtype.itemsize
+    for start in range(0, n, chunk):
+        part = texts[start : start + chunk].view(np.uint8).reshape(-1, width)
+        bad = ((part < 0x20) & (part != 0)) | (part > 0x7E) | (part == 0x22) | (part == 0x5C)
+        out[start : start + len(part)] = bad.any(axis=1)
+    return out
+
+
+def _signed_digits(values: np.ndarray) -> np.ndarray:
+    """``len(str(v))`` of integers."""
+    v = np.asarray(values, dtype=np.int64)
+    powers = np.array([10**i for i in range(1, 19)], dtype=np.int64)
+    return np.searchsorted(powers, np.abs(v), side="right") + 1 + (v < 0)
 
 
 def _fixed_bytes(text: pd.Series, chunk: int = 1 << 20) -> np.ndarray:
@@ -294,6 +403,7 @@ def write_ahead(
     sizes: np.ndarray | None = None,
     route_hashes: np.ndarray | None = None,
     rows: PlayRows | None = None,
+    image_sizes: np.ndarray | None = None,
 ) -> Generator[Any, Any, None]:
     """A process: write ``items[i]`` at ``times[i]`` (non-decreasing), a block at a time; ends
     at the last item's time. ``before_block(now)`` runs before each block (e.g. a shard
@@ -301,7 +411,8 @@ def write_ahead(
     ``route_hashes``: each record's SizeBytes and routing hash, computed once for all
     (``play_record_sizes``, ``route_hashes``), so the stream computes neither per record.
     ``rows`` (with ``sizes`` and ``route_hashes``; ``items`` is then ignored): the plays as
-    columns, written a block at a time with ``InMemoryStream.write_rows`` (no dict per play)."""
+    columns, written a block at a time with ``InMemoryStream.write_rows`` (no dict per play);
+    ``image_sizes``: their ``play_image_json_sizes``, so readers take them as columns."""
     n = len(times)
     stamps = np.asarray(times, dtype=float)
     i = 0
@@ -321,6 +432,7 @@ def write_ahead(
                 np.maximum(stamps[i:end], now),
                 sizes[i:end],
                 route_hashes[i:end],
+                None if image_sizes is None else image_sizes[i:end],
             )
             i = end
             if i < n:
