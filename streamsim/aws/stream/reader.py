@@ -131,6 +131,7 @@ class ShardCursor:
     _last_error: str | None = field(default=None, repr=False)
 
     _row_origin: RowOrigin | None = field(default=None, repr=False)
+    _payload_fixed: int | None = field(default=None, repr=False)
 
     def read(self, limit: int = GET_RECORDS_LIMIT) -> list[StreamRecord]:
         """Up to ``limit`` records as ``StreamRecord``s (``read_block``'s records)."""
@@ -239,7 +240,8 @@ class ShardCursor:
 
     def _row_block(self, page: Any) -> RecordBlock:
         """A block of bulk rows: the columns as a page of records would give them, each
-        record's invoke-payload size from the first record's and the lengths that vary
+        record's invoke-payload size from the parts all share (measured on the cursor's first
+        record) and the lengths that vary
         (``tests/test_stream_blocks.py`` compares every column with the built records)."""
         created = datetime_rounded(page.times)
         origin = self._origin()
@@ -253,13 +255,19 @@ class ShardCursor:
             page.sizes,
             np.zeros(len(page.rows), dtype=np.int64),
         )
-        first = block.slice(0, 1).records()[0]
         seq_lengths = _seq_lengths(page.seq_base, page.seqs)
         stamp_lengths = _stamp_lengths(created)
-        if first.created_at != created[0] or seq_lengths is None or stamp_lengths is None:
+        if seq_lengths is None or stamp_lengths is None:
             return RecordBlock.from_records(self.shard.shard_id, block.records())
         varying = page.images + seq_lengths + stamp_lengths + digit_counts(page.sizes)
-        block.payload_bytes = varying + (event_json_size(first.event) - int(varying[0]))
+        if self._payload_fixed is None:
+            # The parts every record of this cursor shares (eventID width, eventName, region,
+            # stream ARN, view type, member names): from the first record built.
+            first = block.slice(0, 1).records()[0]
+            if first.created_at != created[0]:
+                return RecordBlock.from_records(self.shard.shard_id, block.records())
+            self._payload_fixed = event_json_size(first.event) - int(varying[0])
+        block.payload_bytes = varying + self._payload_fixed
         return block
 
     def _acquire(self) -> str:

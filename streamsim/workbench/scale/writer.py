@@ -29,8 +29,32 @@ BLOCK_SECONDS = 10.0
 
 def play_keys(plays: pd.DataFrame) -> pd.Series:
     """The Plays table's sort key per play (streamsim.game.plays.play_key), vectorised."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pandas.core.arrays.string_arrow import ArrowStringArray
+
     utc = plays["played_at"].dt.tz_convert("UTC").dt.floor("ms")
-    return utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z#" + plays["play_id"].astype(str)
+    years = utc.dt.year.to_numpy()
+    if len(years) and (years.min() < 1000 or years.max() > 9999):  # other widths: as strftime
+        iso_text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3]
+        return iso_text + "Z#" + plays["play_id"].astype(str)
+    ms = utc.dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
+    iso = pa.array(np.datetime_as_string(ms, unit="ms"), type=pa.large_string())
+    key = pc.binary_join_element_wise(
+        iso, _arrow_text(plays["play_id"]), pa.scalar("Z#", pa.large_string())
+    )
+    dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
+    return pd.Series(ArrowStringArray(key, dtype=dtype), index=plays.index)
+
+
+def _arrow_text(text: pd.Series) -> Any:
+    """A text column as one Arrow large_string array (no Python string per row)."""
+    import pyarrow as pa
+
+    arrow = pa.array(text.astype(str))
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    return arrow.cast(pa.large_string())
 
 
 #: The Plays item's attributes and the stream record's key attributes (``play_items``).
@@ -92,11 +116,10 @@ def number_sizes(values: np.ndarray) -> np.ndarray:
 
 
 def _utf8_len(text: pd.Series) -> np.ndarray:
-    lengths = text.str.len().to_numpy(dtype=np.int64, copy=True)
-    wide = ~text.map(str.isascii).to_numpy(dtype=bool)
-    if wide.any():
-        lengths[wide] = [len(t.encode()) for t in text[wide]]
-    return lengths
+    """UTF-8 bytes of each text (Arrow's byte lengths: no Python string per row)."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.binary_length(_arrow_text(text)), dtype=np.int64)
 
 
 def play_items(plays: pd.DataFrame, written_at: np.ndarray) -> list[dict[str, Any]]:
@@ -361,13 +384,29 @@ def _signed_digits(values: np.ndarray) -> np.ndarray:
 
 
 def _fixed_bytes(text: pd.Series, chunk: int = 1 << 20) -> np.ndarray:
-    """UTF-8 texts as one fixed-width bytes array, converted a chunk at a time (no list of
-    bytes objects for every play at once)."""
-    width = int(_utf8_len(text).max()) if len(text) else 1
-    out = np.zeros(len(text), dtype=f"S{max(width, 1)}")
-    for start in range(0, len(text), chunk):
-        part = text.iloc[start : start + chunk]
-        out[start : start + len(part)] = [t.encode() for t in part]
+    """UTF-8 texts as one fixed-width bytes array, copied from Arrow's buffers a chunk at a time
+    (no bytes object per play)."""
+    arrow = _arrow_text(text)
+    n = len(arrow)
+    lengths = _utf8_len(text)
+    width = max(int(lengths.max()) if n else 1, 1)
+    out = np.zeros(n, dtype=f"S{width}")
+    if not n:
+        return out
+    _, offsets_buffer, data_buffer = arrow.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    cells = out.view(np.uint8).reshape(n, width)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        length = lengths[start:stop]
+        total = int(length.sum())
+        if not total or data is None:
+            continue
+        row = np.repeat(np.arange(start, stop), length)
+        begin = np.repeat(offsets[start:stop], length)
+        column = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
+        cells[row, column] = data[begin + column]
     return out
 
 
