@@ -16,7 +16,7 @@ from streamsim.aws.stream.reader import StreamReader, datetime_rounded
 from streamsim.aws.stream.records import event_json_size, to_lambda_record
 from streamsim.aws.trigger.capture import DispositionRow, RecordRow, disposition_rows, record_rows
 from streamsim.aws.trigger.checkpoints import ShardProgress
-from streamsim.aws.trigger.columns import Decimals, Same
+from streamsim.aws.trigger.columns import Decimals, FixedTexts, Same
 from streamsim.aws.trigger.context import LambdaContext
 from streamsim.clock import VirtualClock
 from streamsim.workbench.scale.model import ScaleModel
@@ -142,6 +142,8 @@ def test_block_appends_read_back_as_row_appends() -> None:
     by_rows, by_block = record_rows(), record_rows()
     done_rows, done_block = disposition_rows(), disposition_rows()
     for k, block in enumerate(_blocks(stream, limit=30)):
+        ids = block.event_ids()  # before the records are built: the fixed-width array
+        assert isinstance(ids, np.ndarray)
         records = block.records()
         for r in records:
             by_rows.append(
@@ -164,7 +166,7 @@ def test_block_appends_read_back_as_row_appends() -> None:
                 "mapping": Same("m"),
                 "shard_id": Same(block.shard_id),
                 "sequence_number": Decimals(block.seq_base, block.seqs),
-                "event_id": block.event_ids(),
+                "event_id": FixedTexts(ids) if k % 2 else ids,
                 "event_name": block.event_names(),
                 "keys": block.keys_texts(),
                 "created_at": block.created_at,

@@ -28,7 +28,7 @@ class _Origin:
     def keys_texts(self, block: RecordBlock) -> list[str]:
         return [r.keys_json for r in block.records()]
 
-    def event_ids(self, block: RecordBlock) -> list[str]:
+    def event_ids(self, block: RecordBlock) -> list[str] | np.ndarray:
         return [r.event_id for r in block.records()]
 
     def event_names(self, block: RecordBlock) -> list[str]:
@@ -61,7 +61,7 @@ class RowOrigin(_Origin):
         self,
         build: Callable[[RecordBlock], list[StreamRecord]],
         keys_texts: Callable[[np.ndarray], list[str]] | None,
-        event_ids: Callable[[RecordBlock], list[str]],
+        event_ids: Callable[[RecordBlock], np.ndarray],
     ) -> None:
         self._build = build
         self._keys_texts = keys_texts
@@ -75,7 +75,7 @@ class RowOrigin(_Origin):
             return super().keys_texts(block)
         return self._keys_texts(block.rows)
 
-    def event_ids(self, block: RecordBlock) -> list[str]:
+    def event_ids(self, block: RecordBlock) -> list[str] | np.ndarray:
         return self._event_ids(block)
 
     def event_names(self, block: RecordBlock) -> list[str]:
@@ -243,7 +243,9 @@ class RecordBlock:
         """``StreamRecord.key_hash`` of each record (parallelization lanes)."""
         return np.array([zlib.crc32(t.encode()) for t in self.keys_texts()], dtype=np.int64)
 
-    def event_ids(self) -> list[str]:
+    def event_ids(self) -> list[str] | np.ndarray:
+        """Each record's eventID: texts, or a fixed-width bytes array whose texts all fill its
+        width (the in-memory stream's 32-character eventIDs)."""
         if self._records is not None:
             return [r.event_id for r in self._records]
         return self.origin.event_ids(self)

@@ -76,6 +76,9 @@ class _Shard:
     images: array[int] = field(default_factory=lambda: array("q"))
     dicts: list[dict[str, Any]] = field(default_factory=list)
     dicts_trimmed: int = 0
+    #: Whether any record kept is a single write or a bulk row without its image size (a page
+    #: then has to be checked before it is served as columns).
+    mixed: bool = False
     ending_seq: int | None = None
     #: Records trimmed from the front (older than retention): keeps positions absolute.
     trimmed: int = 0
@@ -217,6 +220,7 @@ class InMemoryStream:
         }
         shard.refs.append(-1 - (shard.dicts_trimmed + len(shard.dicts)))
         shard.images.append(-1)
+        shard.mixed = True
         shard.dicts.append(record)
         shard.times.append(when)
         shard.sizes.append(ddb["SizeBytes"])
@@ -280,6 +284,8 @@ class InMemoryStream:
             shard.seqs.frombytes(seqs[mine].tobytes())
             shard.refs.frombytes(refs[mine].tobytes())
             shard.images.frombytes(images[mine].tobytes())
+            if image_json_sizes is None:
+                shard.mixed = True
         if self._listeners:
             for k in touched[np.argsort(first_at, kind="stable")].tolist():
                 self._changed(open_shards[k].shard_id)
@@ -514,7 +520,11 @@ class InMemoryStream:
         out: dict[str, Any]
         refs = np.frombuffer(shard.refs[position:end], dtype=np.int64)
         images = np.frombuffer(shard.images[position:end], dtype=np.int64)
-        if self._source is not None and len(refs) and refs.min() >= 0 and images.min() >= 0:
+        if (
+            self._source is not None
+            and end > position
+            and (not shard.mixed or (refs.min() >= 0 and images.min() >= 0))
+        ):
             out = {
                 "Columns": RowPage(
                     rows=refs,

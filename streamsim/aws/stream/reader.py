@@ -323,7 +323,7 @@ def _stamp_lengths(created: np.ndarray) -> np.ndarray | None:
     """``len(repr(float(floor(c))))`` (ApproximateCreationDateTime in the event), or None
     outside the range where that is the integer's digits plus ``.0``."""
     whole = np.floor(created)
-    if len(whole) and (whole.min() < 0 or whole.max() >= 1e15):
+    if len(whole) and (whole[0] < 0 or whole[-1] >= 1e15):  # times ascend in a shard
         return None
     return digit_counts(whole.astype(np.int64)) + 2
 
@@ -332,7 +332,8 @@ def _seq_lengths(base: int, seqs: np.ndarray) -> np.ndarray | None:
     """Length of each sequence number's text (None when they do not all have one length)."""
     if not len(seqs):
         return np.zeros(0, dtype=np.int64)
-    first, last = len(str(base + int(seqs.min()))), len(str(base + int(seqs.max())))
+    # Sequence numbers ascend in a shard.
+    first, last = len(str(base + int(seqs[0]))), len(str(base + int(seqs[-1])))
     return np.full(len(seqs), first, dtype=np.int64) if first == last else None
 
 

@@ -88,6 +88,13 @@ class _Text:
         strings (joined and encoded once when all are ASCII)."""
         import numpy as np
 
+        if isinstance(values, FixedTexts):
+            width = values.texts.dtype.itemsize
+            self.data += values.texts.tobytes()
+            start = self.offsets[-1]
+            ends = np.arange(1, len(values.texts) + 1, dtype=np.int64) * width + start
+            self.offsets.frombytes(ends.tobytes())
+            return
         if isinstance(values, np.ndarray) and values.dtype.kind == "S":
             width = values.dtype.itemsize
             lengths = np.char.str_len(values).astype(np.int64)
@@ -176,6 +183,10 @@ class _Decimal:
         if self.base is None and len(offsets):
             self.base = base
         shift = base - (self.base or 0)
+        if offsets.dtype == np.int64 and shift == 0 and base >= 2**63:
+            # base + any int64 offset is a plain decimal >= 0: stored as it is.
+            self.offsets.frombytes(offsets.tobytes())
+            return
         if offsets.dtype == np.int64 and len(offsets):
             low, high = int(offsets.min()) + shift, int(offsets.max()) + shift
             if -(2**63) <= low and high < 2**63 and base + int(offsets.min()) >= 0:
@@ -275,6 +286,19 @@ class Same:
 
     def __init__(self, value: Any) -> None:
         self.value = value
+
+
+class FixedTexts:
+    """ASCII texts that each fill the width of a fixed-width bytes array (``S`` dtype), such as
+    eventIDs (``RowColumns.extend_columns``)."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: Any) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
 
 
 class Decimals:

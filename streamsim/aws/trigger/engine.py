@@ -39,7 +39,7 @@ from streamsim.aws.trigger.capture import (
     PollErrorRow,
 )
 from streamsim.aws.trigger.checkpoints import CheckpointStore, ShardProgress
-from streamsim.aws.trigger.columns import Decimals, Same
+from streamsim.aws.trigger.columns import Decimals, FixedTexts, Same
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.context import function_arn
 from streamsim.aws.trigger.destinations import Destination
@@ -495,7 +495,7 @@ class Trigger:
                 "mapping": Same(self.mapping_id),
                 "shard_id": Same(shard_id),
                 "sequence_number": _decimals(block),
-                "event_id": block.event_ids(),
+                "event_id": _texts(block.event_ids()),
                 "event_name": block.event_names(),
                 "keys": block.keys_texts(),
                 "created_at": block.created_at,
@@ -952,6 +952,11 @@ class Trigger:
                 self.mapping_id, shard_id, self.clock.now(), code, str(exc), self.clock.kind
             )
         )
+
+
+def _texts(values: Any) -> Any:
+    """Texts for the capture: a fixed-width array (``RecordBlock.event_ids``) as such."""
+    return FixedTexts(values) if isinstance(values, np.ndarray) else values
 
 
 def _decimals(block: RecordBlock) -> Any:
