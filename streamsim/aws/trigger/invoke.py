@@ -104,19 +104,17 @@ class Invoker:
             clock=clock,
             started_at=clock.now(),
         )
-        batch_handler = getattr(self.handler, "handle_batch", None)
         event: Any
-        if batch_handler is not None and not extra:
-            event = records
+        if hasattr(self.handler, "handle_batch") and not extra:
+            event = records  # a BatchHandler: given the batch (``_call``)
         else:
-            batch_handler = None
             event = {"Records": records.events()}
             if extra:
                 event.update(extra)
         seqs = records
         invoked_at = context.started_at
         if clock.virtual:
-            raw = self._call(event, context, batch_handler)
+            raw = self._call(event, context)
             duration = self.base_duration_seconds + context.spent_seconds
             if duration > self.timeout_seconds:
                 yield clock.sleep(self.timeout_seconds)
@@ -125,7 +123,7 @@ class Invoker:
             return self._result(raw, seqs, context, invoked_at, clock.now())
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="streamsim-handler")
-        future = self._pool.submit(self._call, event, context, batch_handler)
+        future = self._pool.submit(self._call, event, context)
         deadline = invoked_at + self.timeout_seconds
         while not future.done() and clock.now() < deadline:
             yield clock.sleep(min(0.005, max(0.0, deadline - clock.now())))
@@ -147,7 +145,7 @@ class Invoker:
             self._pool = None
 
     def _call(
-        self, event: Any, context: LambdaContext, batch_handler: Any = None
+        self, event: Any, context: LambdaContext
     ) -> tuple[Any, list[str], BaseException | None]:
         """Run the handler, capturing its printed output; never raises."""
         with self.output.collect() as buffer:
@@ -155,8 +153,8 @@ class Invoker:
             # that ends after the run (router removed) must not print them to the console.
             print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=buffer)
             try:
-                if batch_handler is not None:
-                    response = batch_handler(event, context)
+                if isinstance(event, RecordBlock):
+                    response = self.handler.handle_batch(event, context)  # type: ignore[attr-defined]
                 else:
                     response = self.handler(event, context)
                 json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
