@@ -79,6 +79,8 @@ class _Shard:
     #: Whether any record kept is a single write or a bulk row without its image size (a page
     #: then has to be checked before it is served as columns).
     mixed: bool = False
+    #: The largest SizeBytes written (a page that cannot reach 1 MB needs no size check).
+    largest: int = 0
     ending_seq: int | None = None
     #: Records trimmed from the front (older than retention): keeps positions absolute.
     trimmed: int = 0
@@ -137,6 +139,8 @@ class InMemoryStream:
         self._region = region
         self._partition_key = partition_key
         self._event_salt = uuid.uuid4().hex[:16]
+        #: Iterator tokens: unique per stream (opaque to readers, as AWS's are).
+        self._tokens = itertools.count(1)
         #: Open shards, in order, for routing writes (None: recompute after a split or close).
         self._open: list[_Shard] | None = None
         #: Called after every write and shard close (``subscribe``).
@@ -224,6 +228,7 @@ class InMemoryStream:
         shard.dicts.append(record)
         shard.times.append(when)
         shard.sizes.append(ddb["SizeBytes"])
+        shard.largest = max(shard.largest, ddb["SizeBytes"])
         shard.seqs.append(seq - _SEQ_BASE)
         if self._listeners:
             self._changed(shard.shard_id)
@@ -281,6 +286,7 @@ class InMemoryStream:
                 raise ValueError("writes must come in time order")
             shard.times.frombytes(t.tobytes())
             shard.sizes.frombytes(sizes[mine].tobytes())
+            shard.largest = max(shard.largest, int(sizes[mine].max()))
             shard.seqs.frombytes(seqs[mine].tobytes())
             shard.refs.frombytes(refs[mine].tobytes())
             shard.images.frombytes(images[mine].tobytes())
@@ -553,7 +559,7 @@ class InMemoryStream:
             raise _error("TrimmedDataAccessException", "the records were trimmed (older than 24 h)")
         count = max(1, min(int(limit), MAX_GET_RECORDS))
         end = min(position + count, shard.visible(self._clock()))
-        if end > position + 1:
+        if end > position + 1 and (end - position) * shard.largest > MAX_GET_RECORDS_BYTES:
             # At most 1 MB per call [API], and at least one record when there is one.
             total = np.cumsum(np.frombuffer(shard.sizes[position:end], dtype=np.int64))
             over = int(np.searchsorted(total, MAX_GET_RECORDS_BYTES, side="right"))
@@ -564,7 +570,7 @@ class InMemoryStream:
         """The page's NextShardIterator (none once a closed shard is read to its end)."""
         closed_and_read = shard.ending_seq is not None and end >= len(shard)
         if not closed_and_read:
-            token = f"{self.stream_arn}|{shard.shard_id}|{uuid.uuid4().hex}"
+            token = f"{self.stream_arn}|{shard.shard_id}|{self._event_salt}{next(self._tokens)}"
             self._iterators[token] = (shard.shard_id, shard.trimmed + end, self._clock())
             out["NextShardIterator"] = token
 

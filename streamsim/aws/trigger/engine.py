@@ -717,14 +717,22 @@ class Trigger:
                 limit = same  # a batch belongs to one tumbling window [T]
             # Payload after each record j of this block (a comma before every record but the
             # batch's first): ``size + payload[0..j] + j (+ 1 unless the batch is empty)``.
-            grown = size + np.cumsum(block.payload_bytes[:limit]) + np.arange(limit) + (taken > 0)
-            fits = int(np.searchsorted(grown, cap, side="right"))
-            if taken == 0 and limit:
-                fits = max(fits, 1)  # the first record goes whatever its size
-            take = min(fits, limit)
+            payload = block.payload_bytes[:limit]
+            whole = size + int(payload.sum()) + limit - 1 + (taken > 0)
+            if not limit:
+                take = 0
+            elif whole <= cap:  # all of them fit (the usual case): no prefix sum needed
+                take, size = limit, whole
+            else:
+                grown = size + np.cumsum(payload) + np.arange(limit) + (taken > 0)
+                fits = int(np.searchsorted(grown, cap, side="right"))
+                if taken == 0:
+                    fits = max(fits, 1)  # the first record goes whatever its size
+                take = min(fits, limit)
+                if take:
+                    size = int(grown[take - 1])
             if take:
                 pieces.append(block.slice(0, take) if take < len(block) else block)
-                size = int(grown[take - 1])
                 taken += take
             if take == len(block):
                 lane.queue.popleft()

@@ -259,7 +259,7 @@ class PlayRows:
 
     @cached_property
     def _player_json(self) -> list[str]:
-        return [json.dumps(p) for p in self.players]
+        return [f'"{p}"' if _plain_text(p) else json.dumps(p) for p in self.players]
 
     @cached_property
     def _plain_ids(self) -> np.ndarray:
@@ -425,10 +425,24 @@ def route_hashes(player_id: pd.Series) -> np.ndarray:
     routes a write (``InMemoryStream(partition_key="player_id")``); once per player."""
     codes, uniques = pd.factorize(player_id)
     hashes = np.array(
-        [zlib.crc32(keys_json({"player_id": {"S": str(p)}}).encode()) for p in uniques],
+        [
+            zlib.crc32(
+                (
+                    f'{{"player_id":{{"S":"{p}"}}}}'  # keys_json of a plain text, directly
+                    if _plain_text(p)
+                    else keys_json({"player_id": {"S": p}})
+                ).encode()
+            )
+            for p in map(str, uniques.tolist())
+        ],
         dtype=np.int64,
     )
     return hashes[codes]
+
+
+def _plain_text(text: str) -> bool:
+    """JSON writes ``text`` unchanged (printable ASCII, no quote or backslash)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def write_ahead(
