@@ -9,6 +9,7 @@ survives TrimmedDataAccessException by restarting at TRIM_HORIZON (and counting 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -300,6 +301,9 @@ def _serves_columns(streams: Any) -> bool:
     )
 
 
+#: Times below this many seconds have exact float microseconds (2**53 of them, about 2255).
+_EXACT_SECONDS = 2**53 // 10**6
+
 #: Powers of ten for counting decimal digits.
 _POWERS = np.array([10**i for i in range(1, 19)], dtype=np.int64)
 
@@ -315,30 +319,37 @@ def datetime_rounded(times: np.ndarray) -> np.ndarray:
     carries once converted back)."""
     whole = np.trunc(times)
     micros = np.round((times - whole) * 1e6)
-    total = whole.astype(np.int64) * 1_000_000 + micros.astype(np.int64)
-    return total / 1e6
+    # Whole microseconds as a float: exact below 2**53 (about the year 2255), as datetime's.
+    return (whole * 1e6 + micros) / 1e6
 
 
-def _stamp_lengths(created: np.ndarray) -> np.ndarray | None:
+def _stamp_lengths(created: np.ndarray) -> np.ndarray | int | None:
     """``len(repr(float(floor(c))))`` (ApproximateCreationDateTime in the event), or None
-    outside the range where that is the integer's digits plus ``.0``."""
-    whole = np.floor(created)
-    if len(whole) and (whole[0] < 0 or whole[-1] >= 1e15):  # times ascend in a shard
-        return None
-    return digit_counts(whole.astype(np.int64)) + 2
+    outside the range where that is the integer's digits plus ``.0`` (one number when all
+    have the same length)."""
+    if not len(created):
+        return 0
+    first, last = math.floor(created[0]), math.floor(created[-1])  # times ascend in a shard
+    if first < 0 or last >= _EXACT_SECONDS:
+        return None  # beyond the exact microseconds of ``datetime_rounded``: build records
+    if len(str(first)) == len(str(last)):
+        return len(str(first)) + 2
+    return digit_counts(np.floor(created).astype(np.int64)) + 2
 
 
-def _seq_lengths(base: int, seqs: np.ndarray) -> np.ndarray | None:
-    """Length of each sequence number's text (None when they do not all have one length)."""
+def _seq_lengths(base: int, seqs: np.ndarray) -> int | None:
+    """The length of the sequence numbers' texts (None when they do not all have one)."""
     if not len(seqs):
-        return np.zeros(0, dtype=np.int64)
+        return 0
     # Sequence numbers ascend in a shard.
     first, last = len(str(base + int(seqs[0]))), len(str(base + int(seqs[-1])))
-    return np.full(len(seqs), first, dtype=np.int64) if first == last else None
+    return first if first == last else None
 
 
 def _last_sizes(pages: list[RecordBlock], count: int) -> int:
     """The SizeBytes of the last ``count`` records of these pages."""
+    if len(pages) == 1 and len(pages[0]) <= count:
+        return int(pages[0].size_bytes.sum())
     total = 0
     for page in reversed(pages):
         take = page.size_bytes[-count:]

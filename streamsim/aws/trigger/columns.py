@@ -106,7 +106,7 @@ class _Text:
             self.offsets.frombytes(ends.astype(np.int64).tobytes())
             return
         texts = list(values)
-        if any(t is None for t in texts):
+        if None in texts:
             for text in texts:
                 self.append(text)
             return
