@@ -25,7 +25,7 @@ class _Origin:
     def records(self, block: RecordBlock) -> list[StreamRecord]:
         raise NotImplementedError
 
-    def keys_texts(self, block: RecordBlock) -> list[str] | np.ndarray:
+    def keys_texts(self, block: RecordBlock) -> list[str]:
         return [r.keys_json for r in block.records()]
 
     def event_ids(self, block: RecordBlock) -> list[str] | np.ndarray:
@@ -60,7 +60,7 @@ class RowOrigin(_Origin):
     def __init__(
         self,
         build: Callable[[RecordBlock], list[StreamRecord]],
-        keys_texts: Callable[[np.ndarray], list[str] | np.ndarray] | None,
+        keys_texts: Callable[[np.ndarray], list[str]] | None,
         event_ids: Callable[[RecordBlock], np.ndarray],
     ) -> None:
         self._build = build
@@ -70,7 +70,7 @@ class RowOrigin(_Origin):
     def records(self, block: RecordBlock) -> list[StreamRecord]:
         return self._build(block)
 
-    def keys_texts(self, block: RecordBlock) -> list[str] | np.ndarray:
+    def keys_texts(self, block: RecordBlock) -> list[str]:
         if self._keys_texts is None:
             return super().keys_texts(block)
         return self._keys_texts(block.rows)
@@ -233,19 +233,15 @@ class RecordBlock:
         base = self.seq_base
         return [str(base + s) for s in self.seqs.tolist()]
 
-    def keys_texts(self) -> list[str] | np.ndarray:
-        """Each record's item key as ``keys_json`` (how captures name an item): texts, or a
-        fixed-width bytes array of their UTF-8 whose texts all fill its width."""
+    def keys_texts(self) -> list[str]:
+        """Each record's item key as ``keys_json`` (how captures name an item)."""
         if self._records is not None:
             return [r.keys_json for r in self._records]
         return self.origin.keys_texts(self)
 
     def key_hashes(self) -> np.ndarray:
         """``StreamRecord.key_hash`` of each record (parallelization lanes)."""
-        texts = self.keys_texts()
-        if isinstance(texts, np.ndarray):
-            return np.array([zlib.crc32(t) for t in texts.tolist()], dtype=np.int64)
-        return np.array([zlib.crc32(t.encode()) for t in texts], dtype=np.int64)
+        return np.array([zlib.crc32(t.encode()) for t in self.keys_texts()], dtype=np.int64)
 
     def event_ids(self) -> list[str] | np.ndarray:
         """Each record's eventID: texts, or a fixed-width bytes array whose texts all fill its

@@ -266,29 +266,9 @@ class PlayRows:
         """Which play ids JSON writes unchanged (printable ASCII, no quote or backslash)."""
         return ~_needs_escape(self.play_ids)
 
-    @cached_property
-    def _fixed_keys(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """When every key text has one width (four-digit years, plain play ids of one length,
-        plain player ids of one length): the player JSON texts as a bytes array and the
-        constant pieces, so ``keys_texts`` builds them as a byte matrix."""
-        if self.iso is not None or not len(self) or not self._plain_ids.all():
-            return None
-        width = self.play_ids.dtype.itemsize
-        if np.count_nonzero(self.play_ids.view(np.uint8).reshape(len(self), width) == 0):
-            return None  # ids of several lengths (NUL-padded)
-        players = self._player_json
-        if len({len(p) for p in players}) != 1 or not all(p.isascii() for p in players):
-            return None
-        return np.array([p.encode() for p in players]), self.player_codes
-
-    def keys_texts(self, rows: Sequence[int] | np.ndarray) -> list[str] | np.ndarray:
-        """``keys_json(keys(row))`` for many rows (the capture's key text), without the dicts:
-        texts, or (all of one width) a fixed-width bytes array of their UTF-8, every text
-        filling the width."""
+    def keys_texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        """``keys_json(keys(row))`` for many rows (the capture's key text), without the dicts."""
         at = np.asarray(rows, dtype=np.int64)
-        fixed = self._fixed_keys
-        if fixed is not None:
-            return self._key_matrix(at, *fixed)
         iso = self._iso_texts(at)
         players = self._player_json
         ids = [i.decode() for i in self.play_ids[at].tolist()]
@@ -302,34 +282,6 @@ class PlayRows:
             f'{{"play_key":{{"S":"{played}#{i}"}},"player_id":{{"S":{players[p]}}}}}'
             for played, i, p in zip(iso, ids, self.player_codes[at].tolist(), strict=True)
         ]
-
-    def _key_matrix(self, at: np.ndarray, players: np.ndarray, codes: np.ndarray) -> np.ndarray:
-        """``{"play_key":{"S":"<iso>#<id>"},"player_id":{"S":<player JSON>}}`` as rows of a
-        byte matrix, column blocks at a time."""
-        n = len(at)
-        iso = np.datetime_as_string(
-            self.played_ms[at].astype("datetime64[ms]"), unit="ms", timezone="UTC"
-        ).astype("S24")
-        pieces: list[Any] = [
-            b'{"play_key":{"S":"',
-            iso,
-            b"#",
-            self.play_ids[at],
-            b'"},"player_id":{"S":',
-            players[codes[at]],
-            b"}}",
-        ]
-        widths = [len(p) if isinstance(p, bytes) else p.dtype.itemsize for p in pieces]
-        total = sum(widths)
-        out = np.empty((n, total), dtype=np.uint8)
-        start = 0
-        for piece, width in zip(pieces, widths, strict=True):
-            if isinstance(piece, bytes):
-                out[:, start : start + width] = np.frombuffer(piece, dtype=np.uint8)
-            else:
-                out[:, start : start + width] = piece.view(np.uint8).reshape(n, width)
-            start += width
-        return out.view(f"S{total}").reshape(n)
 
     def _iso_texts(self, at: np.ndarray) -> list[str]:
         if self.iso is not None:
