@@ -251,3 +251,33 @@ def test_the_modelled_handler_reads_the_batch_as_it_reads_the_event() -> None:
                 except RuntimeError as exc:
                     outcomes.append((str(exc), context.spent_seconds))
             assert outcomes[0] == outcomes[1]
+
+
+def test_text_appends_in_blocks_keep_nones_and_unicode() -> None:
+    """Texts appended a block at a time (ASCII at once, else one by one) read back as appended."""
+    one, many = record_rows(), record_rows()
+    blocks = [["a", "bc", ""], ["é", "x"], ["p", None, "q"], []]
+    for texts in blocks:
+        rows = [
+            RecordRow("m", "s", str(10 + i), "e", "INSERT", t, 1.0, 2.0, 3, "c")
+            for i, t in enumerate(texts)
+        ]  # type: ignore[arg-type]
+        for row in rows:
+            one.append(row)
+        many.extend_columns(
+            len(rows),
+            {
+                "mapping": Same("m"),
+                "shard_id": Same("s"),
+                "sequence_number": [r.sequence_number for r in rows],
+                "event_id": [r.event_id for r in rows],
+                "event_name": Same("INSERT"),
+                "keys": texts,
+                "created_at": np.ones(len(rows)),
+                "read_at": Same(2.0),
+                "size_bytes": np.full(len(rows), 3),
+                "clock": Same("c"),
+            },
+        )
+    assert list(many) == list(one)
+    pd.testing.assert_frame_equal(many.frame(), one.frame())

@@ -10,6 +10,7 @@ the tuples: text columns ``str``, numbers int64/float64).
 
 from __future__ import annotations
 
+import itertools
 import math
 from array import array
 from collections.abc import Iterator, Sequence
@@ -105,19 +106,20 @@ class _Text:
             ends = np.cumsum(lengths) + self.offsets[-1]
             self.offsets.frombytes(ends.astype(np.int64).tobytes())
             return
-        texts = list(values)
-        if None in texts:
-            for text in texts:
-                self.append(text)
-            return
-        joined = "".join(texts)
-        if not joined.isascii():
+        texts = values if isinstance(values, list) else list(values)
+        try:
+            joined = "".join(texts)
+        except TypeError:  # a None among them
+            joined = None
+        if joined is None or not joined.isascii():
             for text in texts:
                 self.append(text)
             return
         self.data += joined.encode("ascii")
-        ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
-        self.offsets.frombytes((ends + self.offsets[-1]).tobytes())
+        # Running ends from the last offset, in C (no array per call).
+        ends = itertools.accumulate(itertools.chain((self.offsets[-1],), map(len, texts)))
+        next(ends)
+        self.offsets.extend(ends)
 
     def extend_block(self, value: str | None, n: int) -> None:
         for _ in range(n):

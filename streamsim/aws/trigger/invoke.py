@@ -151,20 +151,21 @@ class Invoker:
         with self.output.collect() as buffer:
             # The runtime's own lines go straight to the buffer: a timed-out handler thread
             # that ends after the run (router removed) must not print them to the console.
-            print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=buffer)
+            buffer.write(f"START RequestId: {context.aws_request_id} Version: $LATEST\n")
             try:
                 if isinstance(event, RecordBlock):
                     response = self.handler.handle_batch(event, context)  # type: ignore[attr-defined]
                 else:
                     response = self.handler(event, context)
-                json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
+                if response is not None:  # Lambda must serialise it (Runtime.MarshalError)
+                    json.dumps(response)
                 error: BaseException | None = None
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too:
                 # on Lambda a function that exits or is interrupted is a failed invocation
                 response, error = None, exc
                 print(f"[ERROR] {type(exc).__name__}: {exc}", file=buffer)
                 print("".join(traceback.format_exception(exc)).rstrip(), file=buffer)
-            print(f"END RequestId: {context.aws_request_id}", file=buffer)
+            buffer.write(f"END RequestId: {context.aws_request_id}\n")
         return response, log_lines(buffer.getvalue()), error
 
     def _result(
