@@ -62,11 +62,25 @@ class ShardProgress:
 
     def finish_ordinals(self, ordinals: np.ndarray) -> bool:
         """Mark records finished; return True when the checkpoint moved."""
-        if not len(ordinals):
+        n = len(ordinals)
+        if not n:
             return False
-        self._done[np.asarray(ordinals, dtype=np.int64) - self._base] = True
+        first, last = int(ordinals[0]), int(ordinals[-1])
         head = self._head - self._base
         end = self._next - self._base
+        if first == self._head and last - first + 1 == n:
+            # The next records in order (the usual case): no search unless later ones were
+            # finished before them.
+            self._done[head : head + n] = True
+            head += n
+            if head < end and self._done[head]:
+                pending = self._done[head:end]
+                head += int(np.argmin(pending)) if not pending.all() else len(pending)
+            self._head = head + self._base
+            self.checkpoint = self._sequence_number(self._head - 1)
+            self._compact()
+            return True
+        self._done[np.asarray(ordinals, dtype=np.int64) - self._base] = True
         if head >= end or not self._done[head]:
             return False
         pending = self._done[head:end]

@@ -41,11 +41,11 @@ class _Codes:
 
     def extend_block(self, value: Any, n: int) -> None:
         """``n`` rows of one value (a block's shard, mapping, disposition)."""
-        self.append(value)
-        if n > 1:
-            self.codes.extend(array("i", [self.codes[-1]]) * (n - 1))
-        elif n == 0:
-            self.codes.pop()
+        code = self._index.get(value)
+        if code is None:
+            code = self._index[value] = len(self.values)
+            self.values.append(value)
+        self.codes.extend(array("i", [code]) * n)
 
     def extend_many(self, values: Any) -> None:
         for value in values:
