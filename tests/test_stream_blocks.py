@@ -281,3 +281,13 @@ def test_text_appends_in_blocks_keep_nones_and_unicode() -> None:
         )
     assert list(many) == list(one)
     pd.testing.assert_frame_equal(many.frame(), one.frame())
+
+
+def test_synthetic_ids_are_the_zero_padded_numbers() -> None:
+    from streamsim.workbench.scale.run import _numbered
+
+    numbers = np.array([0, 7, 1234567, 9999999, 42])
+    expected = pd.Series(np.char.add("p", np.char.zfill(numbers.astype(str), 7)))
+    pd.testing.assert_series_equal(_numbered("p", numbers, 7), expected)
+    wide = np.array([5, 10**7])  # does not fit the width: numpy's texts
+    assert _numbered("p", wide, 7).tolist() == ["p0000005", "p10000000"]

@@ -100,8 +100,8 @@ def synthetic_plays(scenario: ScaleScenario, start: float) -> tuple[pd.DataFrame
     ms = np.floor(sent * 1000).astype("int64")
     plays = pd.DataFrame(
         {
-            "player_id": pd.Series(np.char.add("p", np.char.zfill(player.astype(str), 7))),
-            "play_id": pd.Series(np.char.add("s", np.char.zfill(np.arange(n).astype(str), 10))),
+            "player_id": _numbered("p", player, 7),
+            "play_id": _numbered("s", np.arange(n), 10),
             "game": pd.Categorical.from_codes(rng.integers(0, len(GAMES), n), GAMES),
             "played_at": pd.to_datetime(ms, unit="ms", utc=True),
             "tz": "UTC",
@@ -109,6 +109,30 @@ def synthetic_plays(scenario: ScaleScenario, start: float) -> tuple[pd.DataFrame
         }
     )
     return plays, sent
+
+
+def _numbered(prefix: str, values: np.ndarray, width: int) -> pd.Series:
+    """``prefix`` + each number zero-padded to ``width`` digits, as a text column: the digits
+    written into a byte matrix and handed to Arrow (no Python string per play); numbers that do
+    not fit the width go through numpy's text functions."""
+    import pyarrow as pa
+    from pandas.core.arrays.string_arrow import ArrowStringArray
+
+    v = np.asarray(values, dtype=np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= 10**width) or len(prefix.encode()) != 1:
+        return pd.Series(np.char.add(prefix, np.char.zfill(v.astype(str), width)))
+    cells = np.empty((len(v), 1 + width), dtype=np.uint8)
+    cells[:, 0] = ord(prefix)
+    rest = v.copy()
+    for k in range(width, 0, -1):
+        cells[:, k] = rest % 10 + ord("0")
+        rest //= 10
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(1 + width), len(v), [None, pa.py_buffer(cells)]
+    )
+    text = fixed.cast(pa.binary()).cast(pa.large_string())
+    dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
+    return pd.Series(ArrowStringArray(text, dtype=dtype))
 
 
 @dataclass
