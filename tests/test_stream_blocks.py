@@ -291,3 +291,92 @@ def test_synthetic_ids_are_the_zero_padded_numbers() -> None:
     pd.testing.assert_series_equal(_numbered("p", numbers, 7), expected)
     wide = np.array([5, 10**7])  # does not fit the width: numpy's texts
     assert _numbered("p", wide, 7).tolist() == ["p0000005", "p10000000"]
+
+
+@pytest.mark.parametrize(
+    ("lanes", "pattern", "report"),
+    [
+        (3, None, False),
+        (2, '{"dynamodb": {"NewImage": {"game": {"S": ["chess", "sudoku"]}}}}', True),
+    ],
+)
+def test_blocks_equal_the_per_record_path_with_lanes_filters_and_a_destination(
+    lanes: int, pattern: str | None, report: bool
+) -> None:
+    """Lanes by key hash, filtered records, partial batch responses, bisection and on-failure
+    messages: the block path (bulk writes, the batch handed to the handler) gives what the
+    per-record path (single writes, the handler given the event) gives, record by record."""
+    from dataclasses import replace
+
+    from streamsim.aws.trigger.config import DestinationConfig, EventSourceMapping, TriggerTiming
+    from streamsim.workbench.scale.run import simulate_scale
+
+    mapping = EventSourceMapping(
+        starting_position="TRIM_HORIZON",
+        batch_size=40,
+        maximum_retry_attempts=1,
+        bisect_batch_on_function_error=True,
+        parallelization_factor=lanes,
+        filter_criteria=(pattern,) if pattern else (),
+        function_response_types=("ReportBatchItemFailures",) if report else (),
+        destination_config=DestinationConfig(
+            on_failure="arn:aws:sqs:eu-central-1:123456789012:dlq"
+        ),
+    )
+    scenario = ScaleScenario(
+        rate=200.0,
+        seconds=10.0,
+        shards=3,
+        players=50,
+        model=ScaleModel(rollover_hours=0, cold_start_probability=0.0),
+        throttling=False,
+        mapping=mapping,
+        timing=TriggerTiming(max_payload_bytes=5000),
+        poison=3,
+    )
+    fast = simulate_scale(scenario)
+    slow = simulate_scale(replace(scenario, per_record_writes=True))
+    tables = {
+        "dispositions": [
+            "sequence_number",
+            "disposition",
+            "at",
+            "attempts",
+            "condition",
+            "first_invoked_at",
+        ],
+        "attempts": [
+            "lane",
+            "records",
+            "payload_bytes",
+            "invoked_at",
+            "completed_at",
+            "outcome",
+            "retry",
+            "first_sequence_number",
+            "last_sequence_number",
+        ],
+        "records": ["sequence_number", "keys", "created_at", "read_at", "size_bytes"],
+    }
+    for name, columns in tables.items():
+        pd.testing.assert_frame_equal(
+            fast.run.tables[name][columns], slow.run.tables[name][columns]
+        )
+
+    # eventIDs: a random salt per stream, then the sequence number's low 64 bits
+    assert fast.run.records["event_id"].str[16:].tolist() == (
+        slow.run.records["event_id"].str[16:].tolist()
+    )
+
+    def messages(run: Any) -> list[str]:  # request ids and shard-id suffixes are random
+        out = []
+        for message in run.destination:
+            message = json.loads(json.dumps(message, default=str))
+            del message["requestContext"]["requestId"]
+            info = message["DDBStreamBatchInfo"]
+            info["shardId"] = info["shardId"].rsplit("-", 1)[0]
+            out.append(json.dumps(message, sort_keys=True))
+        return out
+
+    assert messages(fast.run) == messages(slow.run) and fast.run.destination
+    assert fast.summary["filtered"] > 0 if pattern else fast.summary["filtered"] == 0
