@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from streamsim.aws.stream.records import StreamRecord, event_json_size
+from streamsim.aws.stream.records import StreamRecord
 
 
 class _Origin:
@@ -254,12 +254,6 @@ class RecordBlock:
         if self._records is not None:
             return [r.event_name for r in self._records]
         return self.origin.event_names(self)
-
-    def check_payload_bytes(self) -> None:
-        """Compare the payload-bytes column with ``event_json_size`` of the built records."""
-        built = [event_json_size(r.event) for r in self.records()]
-        if built != self.payload_bytes.tolist():
-            raise AssertionError(f"payload bytes {self.payload_bytes.tolist()} != {built}")
 
 
 def _offsets(values: list[int]) -> np.ndarray:
