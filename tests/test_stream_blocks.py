@@ -239,18 +239,20 @@ def test_the_modelled_handler_reads_the_batch_as_it_reads_the_event() -> None:
     for report in (True, False):
         by_event = ScaleHandler(model, poison, report)
         by_batch = ScaleHandler(model, poison, report, poison_rows=rows)
+        by_records = ScaleHandler(model, poison, report)  # no rows: reads the event records
         for block in _blocks(stream, limit=60):
             outcomes: list[Any] = []
             for call, given in (
                 (by_event, {"Records": block.events()}),
                 (by_batch.handle_batch, block),
+                (by_records.handle_batch, block),
             ):
                 context = LambdaContext("f", "arn", 128, 3.0, clock, clock.now())
                 try:
                     outcomes.append((call(given, context), context.spent_seconds))
                 except RuntimeError as exc:
                     outcomes.append((str(exc), context.spent_seconds))
-            assert outcomes[0] == outcomes[1]
+            assert outcomes[0] == outcomes[1] == outcomes[2]
 
 
 def test_text_appends_in_blocks_keep_nones_and_unicode() -> None:
