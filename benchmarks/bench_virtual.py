@@ -1,6 +1,11 @@
 """Plays per wall second through the virtual pipeline at scale (writer -> shards -> trigger ->
 modelled handler -> capture), block writes vs per-record writes in the same run, with peak RSS.
 
+Both paths run the one trigger on record blocks. The fast path writes plays in bulk (their
+sizes as columns) and gives the modelled handler the batch (``ScaleHandler.handle_batch``: no
+Lambda event record is built); the per-record path writes each play with its own clock event
+and calls the handler as Lambda does, ``handler(event, context)`` with the event's records.
+
 Goal (issue 14): 1 h at 10,000 plays/s over 100 shards (36 M plays) in <= 75 s and <= 8 GB.
 The default runs 10 virtual seconds (100,000 plays, a couple of minutes with both paths) and
 extrapolates to the 36 M-play hour, labelled as such; ``--full`` runs the hour itself.

@@ -43,7 +43,9 @@ class RowSource(Protocol):
 
     def new_image(self, row: int) -> dict[str, Any]: ...
 
-    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def items(
+        self, rows: Sequence[int] | np.ndarray
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """``(keys(row), new_image(row))`` for each row, at once (a reader's page)."""
         ...
 
@@ -69,8 +71,16 @@ class _Shard:
     #: Each record's origin: a row of the stream's row source (>= 0), or ``-1 - k`` for
     #: ``dicts[k - dicts_trimmed]`` (a record written with ``write``).
     refs: array[int] = field(default_factory=lambda: array("q"))
+    #: Rows written in bulk: the JSON size of each record's Keys plus NewImage (the variable
+    #: part of its Lambda event record, ``InMemoryStream.write_rows``); -1 when not given.
+    images: array[int] = field(default_factory=lambda: array("q"))
     dicts: list[dict[str, Any]] = field(default_factory=list)
     dicts_trimmed: int = 0
+    #: Whether any record kept is a single write or a bulk row without its image size (a page
+    #: then has to be checked before it is served as columns).
+    mixed: bool = False
+    #: The largest SizeBytes written (a page that cannot reach 1 MB needs no size check).
+    largest: int = 0
     ending_seq: int | None = None
     #: Records trimmed from the front (older than retention): keeps positions absolute.
     trimmed: int = 0
@@ -129,6 +139,8 @@ class InMemoryStream:
         self._region = region
         self._partition_key = partition_key
         self._event_salt = uuid.uuid4().hex[:16]
+        #: Iterator tokens: unique per stream (opaque to readers, as AWS's are).
+        self._tokens = itertools.count(1)
         #: Open shards, in order, for routing writes (None: recompute after a split or close).
         self._open: list[_Shard] | None = None
         #: Called after every write and shard close (``subscribe``).
@@ -211,9 +223,12 @@ class InMemoryStream:
             "dynamodb": ddb,
         }
         shard.refs.append(-1 - (shard.dicts_trimmed + len(shard.dicts)))
+        shard.images.append(-1)
+        shard.mixed = True
         shard.dicts.append(record)
         shard.times.append(when)
         shard.sizes.append(ddb["SizeBytes"])
+        shard.largest = max(shard.largest, ddb["SizeBytes"])
         shard.seqs.append(seq - _SEQ_BASE)
         if self._listeners:
             self._changed(shard.shard_id)
@@ -226,12 +241,16 @@ class InMemoryStream:
         at: Sequence[float] | np.ndarray,
         size_bytes: Sequence[int] | np.ndarray,
         route_hashes: Sequence[int] | np.ndarray,
+        image_json_sizes: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         """Insert many items at once, kept as columns: exactly what ``write(source.keys(row),
         source.new_image(row), at=, size_bytes=, route_hash=)`` for each row in turn would store
         and return to readers (same shards, sequence numbers, eventIDs, times; a test compares
         them), without a record dict per row: ``source`` builds ``Keys`` and ``NewImage`` when a
-        reader asks. One source per stream (a bulk writer's columns)."""
+        reader asks. One source per stream (a bulk writer's columns). ``image_json_sizes``: each
+        row's ``json_size(Keys) + json_size(NewImage)`` as the Lambda event record carries them
+        (``scale.writer.play_image_json_sizes``), so a reader of ``get_record_columns`` knows
+        each record's invoke-payload size without building it."""
         if self._source is None:
             self._source = source
         elif self._source is not source:
@@ -251,6 +270,11 @@ class InMemoryStream:
         seqs = np.arange(first, first + n, dtype=np.int64)
         refs = np.asarray(rows, dtype=np.int64)
         sizes = np.asarray(size_bytes, dtype=np.int64)
+        images = (
+            np.full(n, -1, dtype=np.int64)
+            if image_json_sizes is None
+            else np.asarray(image_json_sizes, dtype=np.int64)
+        )
         # Shards in the order of their first record in the block (the order single writes
         # would notify listeners in).
         touched, first_at = np.unique(slot, return_index=True)
@@ -262,8 +286,12 @@ class InMemoryStream:
                 raise ValueError("writes must come in time order")
             shard.times.frombytes(t.tobytes())
             shard.sizes.frombytes(sizes[mine].tobytes())
+            shard.largest = max(shard.largest, int(sizes[mine].max()))
             shard.seqs.frombytes(seqs[mine].tobytes())
             shard.refs.frombytes(refs[mine].tobytes())
+            shard.images.frombytes(images[mine].tobytes())
+            if image_json_sizes is None:
+                shard.mixed = True
         if self._listeners:
             for k in touched[np.argsort(first_at, kind="stable")].tolist():
                 self._changed(open_shards[k].shard_id)
@@ -277,6 +305,7 @@ class InMemoryStream:
             shard.dicts_trimmed += len(shard.dicts)
             shard.times, shard.sizes = array("d"), array("q")
             shard.seqs, shard.refs, shard.dicts = array("q"), array("q"), []
+            shard.images = array("q")
         self._source = None
 
     def _records(self, shard: _Shard, start: int, end: int) -> list[dict[str, Any]]:
@@ -284,15 +313,32 @@ class InMemoryStream:
         refs = shard.refs[start:end]
         if self._source is None or min(refs, default=-1) < 0:
             return [self._record(shard, i) for i in range(start, end)]
-        items = self._source.items(refs)
+        return self.raw_rows(
+            np.frombuffer(refs, dtype=np.int64),
+            shard.times[start:end],
+            shard.sizes[start:end],
+            shard.seqs[start:end],
+        )
+
+    def raw_rows(
+        self,
+        rows: np.ndarray,
+        times: Sequence[float] | np.ndarray,
+        sizes: Sequence[int] | np.ndarray,
+        seq_offsets: Sequence[int] | np.ndarray,
+    ) -> list[dict[str, Any]]:
+        """GetRecords records of bulk rows (their source rows, times, SizeBytes and sequence
+        offsets), exactly as ``get_records`` returns them (not an AWS call)."""
+        assert self._source is not None
+        items = self._source.items(rows)
         salt, region, view = self._event_salt, self._region, self.view_type
         image = view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
         out = []
         for (keys, new_image), when, size, offset in zip(
             items,
-            shard.times[start:end],
-            shard.sizes[start:end],
-            shard.seqs[start:end],
+            _floats(times),
+            _ints(sizes),
+            _ints(seq_offsets),
             strict=True,
         ):
             seq = offset + _SEQ_BASE
@@ -316,6 +362,18 @@ class InMemoryStream:
                 }
             )
         return out
+
+    def event_ids(self, seq_offsets: np.ndarray) -> np.ndarray:
+        """The eventIDs of records with these sequence offsets, as 32-byte texts (vectorised:
+        the same text as ``raw_rows`` writes)."""
+        low = np.uint64(_SEQ_BASE & 0xFFFFFFFFFFFFFFFF) + seq_offsets.astype(np.uint64)
+        digits = np.frombuffer(low.astype(">u8").tobytes().hex().encode(), dtype="S16")
+        return np.char.add(np.bytes_(self._event_salt.encode()), digits)
+
+    @property
+    def row_source(self) -> RowSource | None:
+        """The bulk writer's columns (``write_rows``), if any."""
+        return self._source
 
     def _record(self, shard: _Shard, i: int) -> dict[str, Any]:
         """The stored record at position ``i`` of ``shard`` (built from the row source for rows
@@ -450,9 +508,48 @@ class InMemoryStream:
         self, ShardIterator: str, Limit: int = MAX_GET_RECORDS, **_: Any
     ) -> dict[str, Any]:
         self.calls.append("GetRecords")
-        if ShardIterator not in self._iterators:
+        shard, position, end = self._page(ShardIterator, Limit)
+        records = self._records(shard, position, end)
+        # Records are shared read-only with the caller (no copy): readers build their own events.
+        out: dict[str, Any] = {"Records": records}
+        self._next(out, shard, end)
+        return out
+
+    def get_record_columns(
+        self, ShardIterator: str, Limit: int = MAX_GET_RECORDS, **_: Any
+    ) -> dict[str, Any]:
+        """GetRecords (counted as one) for a reader that takes columns: the same page, iterator
+        and errors, but rows written in bulk come as ``"Columns"`` (a ``RowPage``) instead of
+        ``"Records"`` (not an AWS call; a page holding single writes comes as records)."""
+        self.calls.append("GetRecords")
+        shard, position, end = self._page(ShardIterator, Limit)
+        out: dict[str, Any]
+        refs = np.frombuffer(shard.refs[position:end], dtype=np.int64)
+        images = np.frombuffer(shard.images[position:end], dtype=np.int64)
+        if (
+            self._source is not None
+            and end > position
+            and (not shard.mixed or (refs.min() >= 0 and images.min() >= 0))
+        ):
+            out = {
+                "Columns": RowPage(
+                    rows=refs,
+                    times=np.frombuffer(shard.times[position:end], dtype=np.float64),
+                    sizes=np.frombuffer(shard.sizes[position:end], dtype=np.int64),
+                    seqs=np.frombuffer(shard.seqs[position:end], dtype=np.int64),
+                    images=images,
+                )
+            }
+        else:
+            out = {"Records": self._records(shard, position, end)}
+        self._next(out, shard, end)
+        return out
+
+    def _page(self, iterator: str, limit: Any) -> tuple[_Shard, int, int]:
+        """The shard and positions ``start:end`` a GetRecords call with ``iterator`` returns."""
+        if iterator not in self._iterators:
             raise _error("ValidationException", "invalid ShardIterator")
-        shard_id, absolute, issued = self._iterators.pop(ShardIterator)
+        shard_id, absolute, issued = self._iterators.pop(iterator)
         if self._clock() - issued > ITERATOR_LIFETIME_SECONDS:
             raise _error("ExpiredIteratorException", "Iterator expired")
         shard = self._shard(shard_id)
@@ -460,25 +557,22 @@ class InMemoryStream:
         position = absolute - shard.trimmed
         if position < 0:
             raise _error("TrimmedDataAccessException", "the records were trimmed (older than 24 h)")
-        limit = max(1, min(int(Limit), MAX_GET_RECORDS))
-        end = min(position + limit, shard.visible(self._clock()))
-        # At most 1 MB per call [API], and at least one record when there is one.
-        total = 0
-        for i in range(position, end):
-            total += shard.sizes[i]
-            if total > MAX_GET_RECORDS_BYTES and i > position:
-                end = i
-                break
-        records = self._records(shard, position, end)
-        new_position = position + len(records)
-        # Records are shared read-only with the caller (no copy): readers build their own events.
-        out: dict[str, Any] = {"Records": records}
-        closed_and_read = shard.ending_seq is not None and new_position >= len(shard)
+        count = max(1, min(int(limit), MAX_GET_RECORDS))
+        end = min(position + count, shard.visible(self._clock()))
+        if end > position + 1 and (end - position) * shard.largest > MAX_GET_RECORDS_BYTES:
+            # At most 1 MB per call [API], and at least one record when there is one.
+            total = np.cumsum(np.frombuffer(shard.sizes[position:end], dtype=np.int64))
+            over = int(np.searchsorted(total, MAX_GET_RECORDS_BYTES, side="right"))
+            end = min(end, position + max(over, 1))
+        return shard, position, end
+
+    def _next(self, out: dict[str, Any], shard: _Shard, end: int) -> None:
+        """The page's NextShardIterator (none once a closed shard is read to its end)."""
+        closed_and_read = shard.ending_seq is not None and end >= len(shard)
         if not closed_and_read:
-            token = f"{self.stream_arn}|{shard_id}|{uuid.uuid4().hex}"
-            self._iterators[token] = (shard_id, shard.trimmed + new_position, self._clock())
+            token = f"{self.stream_arn}|{shard.shard_id}|{self._event_salt}{next(self._tokens)}"
+            self._iterators[token] = (shard.shard_id, shard.trimmed + end, self._clock())
             out["NextShardIterator"] = token
-        return out
 
     # ---- for readers that skip empty polls (not an AWS call) ---------------------------------
     def next_record_at(self, shard_iterator: str) -> float:
@@ -536,7 +630,33 @@ class InMemoryStream:
             del shard.sizes[:drop]
             del shard.seqs[:drop]
             del shard.refs[:drop]
+            del shard.images[:drop]
             shard.trimmed += drop
+
+
+@dataclass(frozen=True)
+class RowPage:
+    """Bulk rows of one GetRecords page as columns (``InMemoryStream.get_record_columns``)."""
+
+    #: Rows of the stream's row source.
+    rows: np.ndarray
+    #: Write times (epoch seconds), SizeBytes, sequence numbers minus the stream's base.
+    times: np.ndarray
+    sizes: np.ndarray
+    seqs: np.ndarray
+    #: ``json_size(Keys) + json_size(NewImage)`` of each record (``write_rows``).
+    images: np.ndarray
+
+    #: Sequence numbers are ``SEQ_BASE + seqs``.
+    seq_base: int = _SEQ_BASE
+
+
+def _floats(values: Any) -> list[float]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _ints(values: Any) -> list[int]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
 def _error(code: str, message: str) -> ClientError:

@@ -9,13 +9,17 @@ survives TrimmedDataAccessException by restarting at TRIM_HORIZON (and counting 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
-from streamsim.aws.stream.records import StreamRecord, to_lambda_record
+from streamsim.aws.stream.blocks import RecordBlock, RowOrigin
+from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.stream.records import StreamRecord, event_json_size, to_lambda_record
 from streamsim.aws.tables import table_region
 from streamsim.errors import ConfigError
 
@@ -127,36 +131,47 @@ class ShardCursor:
     calls: int = 0
     _last_error: str | None = field(default=None, repr=False)
 
+    _row_origin: RowOrigin | None = field(default=None, repr=False)
+    _payload_fixed: int | None = field(default=None, repr=False)
+
     def read(self, limit: int = GET_RECORDS_LIMIT) -> list[StreamRecord]:
-        """Up to ``limit`` (at most 1,000) records: one GetRecords call, more when the 1 MB cap
-        may have cut the page short [API] (moto ignores both caps: docs/backends.md)."""
-        records = self._read_page(limit)
+        """Up to ``limit`` records as ``StreamRecord``s (``read_block``'s records)."""
+        return self.read_block(limit).records()
+
+    def read_block(self, limit: int = GET_RECORDS_LIMIT) -> RecordBlock:
+        """Up to ``limit`` (at most 1,000) records as a block: one GetRecords call, more when
+        the 1 MB cap may have cut the page short [API] (moto ignores both caps:
+        docs/backends.md)."""
+        cap = min(limit, GET_RECORDS_LIMIT)
+        pages = [self._read_page(limit)]
+        count = len(pages[0])
         while (
-            records
-            and len(records) < min(limit, GET_RECORDS_LIMIT)
+            count
+            and count < cap
             and not self.finished
-            and sum(r.size_bytes for r in records[-GET_RECORDS_LIMIT:])
-            > GET_RECORDS_BYTES - MAX_RECORD_BYTES
+            and _last_sizes(pages, GET_RECORDS_LIMIT) > GET_RECORDS_BYTES - MAX_RECORD_BYTES
         ):
             try:
-                more = self._read_page(min(limit, GET_RECORDS_LIMIT) - len(records))
+                more = self._read_page(cap - count)
             except (ClientError, BotoCoreError):
                 break  # keep what was read; the next read meets the error again
-            if not more:
+            if not len(more):
                 break
-            records.extend(more)
-        return records
+            pages.append(more)
+            count += len(more)
+        return RecordBlock.concat(pages)
 
-    def _read_page(self, limit: int) -> list[StreamRecord]:
+    def _read_page(self, limit: int) -> RecordBlock:
         """One GetRecords call (after acquiring an iterator when needed)."""
         if self.finished:
-            return []
+            return RecordBlock.empty(self.shard.shard_id)
         if self.iterator is None:
             self.iterator = self._acquire()
+        streams = self.reader.streams
+        columns = streams.get_record_columns if _serves_columns(streams) else None
         try:
-            response = self.reader.streams.get_records(
-                ShardIterator=self.iterator, Limit=min(limit, GET_RECORDS_LIMIT)
-            )
+            call = streams.get_records if columns is None else columns
+            response = call(ShardIterator=self.iterator, Limit=min(limit, GET_RECORDS_LIMIT))
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code == "ExpiredIteratorException":
@@ -174,21 +189,87 @@ class ShardCursor:
             raise
         finally:
             self.calls += 1
-        records = [
+        page = response.get("Columns")
+        if page is not None:
+            block = self._row_block(page)
+        else:
+            block = RecordBlock.from_records(
+                self.shard.shard_id,
+                [
+                    to_lambda_record(
+                        raw,
+                        stream_arn=self.reader.stream_arn,
+                        region=self.reader.region,
+                        shard_id=self.shard.shard_id,
+                    )
+                    for raw in response.get("Records", [])
+                ],
+            )
+        if len(block):
+            self.after = block.sequence_number(-1)
+        self.iterator = response.get("NextShardIterator")
+        if self.iterator is None:
+            self.finished = True  # a closed shard, read to its end [API]
+        return block
+
+    # ---- bulk rows of the in-memory stream, as columns -------------------------------------------
+    def _origin(self) -> RowOrigin:
+        if self._row_origin is None:
+            streams = self.reader.streams
+            source = streams.row_source
+            keys_texts = getattr(source, "keys_texts", None)
+            self._row_origin = RowOrigin(
+                build=self._build_rows,
+                keys_texts=keys_texts,
+                event_ids=lambda block: streams.event_ids(block.seqs),
+            )
+        return self._row_origin
+
+    def _build_rows(self, block: RecordBlock) -> list[StreamRecord]:
+        raws = self.reader.streams.raw_rows(
+            block.rows, block.created_at, block.size_bytes, block.seqs
+        )
+        return [
             to_lambda_record(
                 raw,
                 stream_arn=self.reader.stream_arn,
                 region=self.reader.region,
                 shard_id=self.shard.shard_id,
             )
-            for raw in response.get("Records", [])
+            for raw in raws
         ]
-        if records:
-            self.after = records[-1].sequence_number
-        self.iterator = response.get("NextShardIterator")
-        if self.iterator is None:
-            self.finished = True  # a closed shard, read to its end [API]
-        return records
+
+    def _row_block(self, page: Any) -> RecordBlock:
+        """A block of bulk rows: the columns as a page of records would give them, each
+        record's invoke-payload size from the parts all share (measured on the cursor's first
+        record) and the lengths that vary
+        (``tests/test_stream_blocks.py`` compares every column with the built records)."""
+        created = datetime_rounded(page.times)
+        origin = self._origin()
+        block = RecordBlock(
+            self.shard.shard_id,
+            origin,
+            page.rows,
+            page.seq_base,
+            page.seqs,
+            created,
+            page.sizes,
+            np.zeros(len(page.rows), dtype=np.int64),
+        )
+        seq_lengths = _seq_lengths(page.seq_base, page.seqs)
+        stamp_lengths = _stamp_lengths(created)
+        if seq_lengths is None or stamp_lengths is None:
+            return RecordBlock.from_records(self.shard.shard_id, block.records())
+        varying = page.images + seq_lengths + stamp_lengths + digit_counts(page.sizes)
+        if self._payload_fixed is None:
+            # The parts every record of this cursor shares (eventID width, eventName, region,
+            # stream ARN, view type, member names): from the first record built.
+            first = block.slice(0, 1).records()[0]
+            if first.created_at != created[0]:
+                return RecordBlock.from_records(self.shard.shard_id, block.records())
+            self._payload_fixed = event_json_size(first.event) - int(varying[0])
+        block.payload_bytes = varying + self._payload_fixed
+        return block
 
     def _acquire(self) -> str:
         kwargs: dict[str, Any] = {
@@ -208,3 +289,72 @@ class ShardCursor:
                 self.starting_position = "TRIM_HORIZON"
                 return self._acquire()
             raise
+
+
+def _serves_columns(streams: Any) -> bool:
+    """The in-memory stream itself (not a wrapper that intercepts ``get_records``, such as a
+    fault injector) serves bulk rows as columns."""
+    kind = type(streams)
+    return (
+        getattr(kind, "get_records", None) is InMemoryStream.get_records
+        and getattr(kind, "get_record_columns", None) is InMemoryStream.get_record_columns
+    )
+
+
+#: Times below this many seconds have exact float microseconds (2**53 of them, about 2255).
+_EXACT_SECONDS = 2**53 // 10**6
+
+#: Powers of ten for counting decimal digits.
+_POWERS = np.array([10**i for i in range(1, 19)], dtype=np.int64)
+
+
+def digit_counts(values: np.ndarray) -> np.ndarray:
+    """Decimal digits of non-negative integers (``len(str(v))``), vectorised."""
+    return np.searchsorted(_POWERS, values, side="right") + 1
+
+
+def datetime_rounded(times: np.ndarray) -> np.ndarray:
+    """``datetime.fromtimestamp(t, timezone.utc).timestamp()`` for each time: rounded to the
+    microsecond, half to even, as datetime does (the creation time a GetRecords record
+    carries once converted back)."""
+    whole = np.trunc(times)
+    micros = np.round((times - whole) * 1e6)
+    # Whole microseconds as a float: exact below 2**53 (about the year 2255), as datetime's.
+    return (whole * 1e6 + micros) / 1e6
+
+
+def _stamp_lengths(created: np.ndarray) -> np.ndarray | int | None:
+    """``len(repr(float(floor(c))))`` (ApproximateCreationDateTime in the event), or None
+    outside the range where that is the integer's digits plus ``.0`` (one number when all
+    have the same length)."""
+    if not len(created):
+        return 0
+    first, last = math.floor(created[0]), math.floor(created[-1])  # times ascend in a shard
+    if first < 0 or last >= _EXACT_SECONDS:
+        return None  # beyond the exact microseconds of ``datetime_rounded``: build records
+    if len(str(first)) == len(str(last)):
+        return len(str(first)) + 2
+    return digit_counts(np.floor(created).astype(np.int64)) + 2
+
+
+def _seq_lengths(base: int, seqs: np.ndarray) -> int | None:
+    """The length of the sequence numbers' texts (None when they do not all have one)."""
+    if not len(seqs):
+        return 0
+    # Sequence numbers ascend in a shard.
+    first, last = len(str(base + int(seqs[0]))), len(str(base + int(seqs[-1])))
+    return first if first == last else None
+
+
+def _last_sizes(pages: list[RecordBlock], count: int) -> int:
+    """The SizeBytes of the last ``count`` records of these pages."""
+    if len(pages) == 1 and len(pages[0]) <= count:
+        return int(pages[0].size_bytes.sum())
+    total = 0
+    for page in reversed(pages):
+        take = page.size_bytes[-count:]
+        total += int(take.sum())
+        count -= len(take)
+        if count <= 0:
+            break
+    return total

@@ -10,6 +10,7 @@ the tuples: text columns ``str``, numbers int64/float64).
 
 from __future__ import annotations
 
+import itertools
 import math
 from array import array
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,18 @@ class _Codes:
             self._index[value] = len(self.values)
             self.values.append(value)
             self._append_code(self._index[value])
+
+    def extend_block(self, value: Any, n: int) -> None:
+        """``n`` rows of one value (a block's shard, mapping, disposition)."""
+        code = self._index.get(value)
+        if code is None:
+            code = self._index[value] = len(self.values)
+            self.values.append(value)
+        self.codes.extend(array("i", [code]) * n)
+
+    def extend_many(self, values: Any) -> None:
+        for value in values:
+            self.append(value)
 
     def __getitem__(self, i: int) -> Any:
         return self.values[self.codes[i]]
@@ -70,6 +83,47 @@ class _Text:
         else:
             self.data += value.encode("utf-8", "surrogatepass")
         self.offsets.append(len(self.data))
+
+    def extend_many(self, values: Any) -> None:
+        """Many texts at once: a fixed-width bytes array (``S`` dtype, no NUL inside), or
+        strings (joined and encoded once when all are ASCII)."""
+        import numpy as np
+
+        if isinstance(values, FixedTexts):
+            width = values.texts.dtype.itemsize
+            self.data += values.texts.tobytes()
+            start = self.offsets[-1]
+            ends = np.arange(1, len(values.texts) + 1, dtype=np.int64) * width + start
+            self.offsets.frombytes(ends.tobytes())
+            return
+        if isinstance(values, np.ndarray) and values.dtype.kind == "S":
+            width = values.dtype.itemsize
+            lengths = np.char.str_len(values).astype(np.int64)
+            if (lengths == width).all():
+                self.data += values.tobytes()
+            else:
+                self.data += b"".join(values.tolist())
+            ends = np.cumsum(lengths) + self.offsets[-1]
+            self.offsets.frombytes(ends.astype(np.int64).tobytes())
+            return
+        texts = values if isinstance(values, list) else list(values)
+        try:
+            joined = "".join(texts)
+        except TypeError:  # a None among them
+            joined = None
+        if joined is None or not joined.isascii():
+            for text in texts:
+                self.append(text)
+            return
+        self.data += joined.encode("ascii")
+        # Running ends from the last offset, in C (no array per call).
+        ends = itertools.accumulate(itertools.chain((self.offsets[-1],), map(len, texts)))
+        next(ends)
+        self.offsets.extend(ends)
+
+    def extend_block(self, value: str | None, n: int) -> None:
+        for _ in range(n):
+            self.append(value)
 
     def __getitem__(self, i: int) -> str | None:
         if i in self.nulls:
@@ -124,6 +178,32 @@ class _Decimal:
         self.other[len(self.offsets)] = value
         self.offsets.append(0)
 
+    def extend_offsets(self, base: int, offsets: Any) -> None:
+        """Decimal numbers ``base + offsets[i]`` (a block's sequence numbers) at once."""
+        import numpy as np
+
+        if self.base is None and len(offsets):
+            self.base = base
+        shift = base - (self.base or 0)
+        if offsets.dtype == np.int64 and shift == 0 and base >= 2**63:
+            # base + any int64 offset is a plain decimal >= 0: stored as it is.
+            self.offsets.frombytes(offsets.tobytes())
+            return
+        if offsets.dtype == np.int64 and len(offsets):
+            low, high = int(offsets.min()) + shift, int(offsets.max()) + shift
+            if -(2**63) <= low and high < 2**63 and base + int(offsets.min()) >= 0:
+                self.offsets.frombytes((offsets + shift).astype(np.int64).tobytes())
+                return
+        self.extend_many(str(base + int(v)) for v in offsets.tolist())
+
+    def extend_many(self, values: Any) -> None:
+        for value in values:
+            self.append(value)
+
+    def extend_block(self, value: str | None, n: int) -> None:
+        for _ in range(n):
+            self.append(value)
+
     def __getitem__(self, i: int) -> str | None:
         if i in self.other:
             return self.other[i]
@@ -170,6 +250,16 @@ class _Numbers:
     def append(self, value: Any) -> None:
         self.values.append(math.nan if value is None else value)
 
+    def extend_many(self, values: Any) -> None:
+        """Numbers at once (an array: NaN stands for None where ``optional``)."""
+        import numpy as np
+
+        dtype = np.float64 if self.values.typecode == "d" else np.int64
+        self.values.frombytes(np.asarray(values, dtype=dtype).tobytes())
+
+    def extend_block(self, value: Any, n: int) -> None:
+        self.values.extend(array(self.values.typecode, [math.nan if value is None else value]) * n)
+
     def __getitem__(self, i: int) -> Any:
         value = self.values[i]
         if self.optional and value != value:
@@ -189,6 +279,38 @@ def _arrow_series(arrow: Any, pd: Any) -> Any:
 
     dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
     return pd.Series(ArrowStringArray(arrow, dtype=dtype))
+
+
+class Same:
+    """One value for every row of a block (``RowColumns.extend_columns``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class FixedTexts:
+    """ASCII texts that each fill the width of a fixed-width bytes array (``S`` dtype), such as
+    eventIDs (``RowColumns.extend_columns``)."""
+
+    __slots__ = ("texts",)
+
+    def __init__(self, texts: Any) -> None:
+        self.texts = texts
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+class Decimals:
+    """Decimal numbers as ``base + offsets`` (``RowColumns.extend_columns``)."""
+
+    __slots__ = ("base", "offsets")
+
+    def __init__(self, base: int, offsets: Any) -> None:
+        self.base = base
+        self.offsets = offsets
 
 
 #: Column kinds: repeated texts, free texts, decimal texts, floats, optional floats, integers.
@@ -224,6 +346,24 @@ class RowColumns(Sequence[T], Generic[T]):
     def extend(self, rows: Sequence[T]) -> None:
         for row in rows:
             self.append(row)
+
+    def extend_columns(self, n: int, values: dict[str, Any]) -> None:
+        """Append ``n`` rows given by column: per field a ``Same(value)`` for every row, a
+        ``Decimals(base, offsets)`` for decimal texts, or a sequence / array of ``n`` values.
+        The rows read back exactly as ``n`` appends of the tuples would (a test compares)."""
+        if not n:
+            return
+        for name, column in zip(self.fields, self._columns, strict=True):
+            value = values[name]
+            if isinstance(value, Same):
+                column.extend_block(value.value, n)
+            elif isinstance(value, Decimals):
+                column.extend_offsets(value.base, value.offsets)
+            else:
+                if len(value) != n:
+                    raise ValueError(f"column {name} has {len(value)} values, not {n}")
+                column.extend_many(value)
+        self._n += n
 
     def __len__(self) -> int:
         return self._n

@@ -26,20 +26,20 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import simpy
 from botocore.exceptions import BotoCoreError, ClientError
 
+from streamsim.aws.stream.blocks import ListOrigin, RecordBlock
 from streamsim.aws.stream.reader import GET_RECORDS_LIMIT, Shard, ShardCursor, StreamReader
-from streamsim.aws.stream.records import StreamRecord
 from streamsim.aws.trigger.capture import (
     AttemptRow,
     Capture,
     Disposition,
-    DispositionRow,
     PollErrorRow,
-    RecordRow,
 )
 from streamsim.aws.trigger.checkpoints import CheckpointStore, ShardProgress
+from streamsim.aws.trigger.columns import Decimals, FixedTexts, Same
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.context import function_arn
 from streamsim.aws.trigger.destinations import Destination
@@ -71,7 +71,10 @@ _EVENT_ENVELOPE_BYTES = len('{"Records":[]}')
 @dataclass
 class _Lane:
     index: int
-    queue: deque[tuple[StreamRecord, float]] = field(default_factory=deque)
+    #: Blocks of records in read order, each with the time it was read.
+    queue: deque[tuple[RecordBlock, float]] = field(default_factory=deque)
+    #: Records in ``queue``.
+    count: int = 0
     #: The queued records' invoke-payload bytes, kept as records come and go (the batching
     #: window checks it on every wake-up: summing the queue each time was quadratic).
     queued_bytes: int = 0
@@ -199,8 +202,6 @@ class Trigger:
         self._lineage_stale = False
         self._rediscover: simpy.Event | None = None
         self._quiet: simpy.Event | None = None
-        #: First invocation time of records not yet finished (for latency, per record).
-        self._first_invoked: dict[str, float] = {}
         #: Enabled (polling and invoking) or paused; processes wait on ``_enabled_event``.
         self._enabled = mapping.enabled
         self._enabled_event: simpy.Event = self.clock.env.event()
@@ -446,44 +447,18 @@ class Trigger:
                 return
             asked = self.clock.now()
             try:
-                records = state.cursor.read(GET_RECORDS_LIMIT)
+                block = state.cursor.read_block(GET_RECORDS_LIMIT)
             except (ClientError, BotoCoreError) as exc:
                 # Errors before invoking do not count against MaximumRetryAttempts [E].
                 self._poll_error(shard_id, exc)
                 yield self.clock.sleep(self.timing.poll_interval_seconds)
                 continue
             now = self.clock.now()
-            for record in records:
-                self.capture.records.append(
-                    RecordRow(
-                        self.mapping_id,
-                        shard_id,
-                        record.sequence_number,
-                        record.event_id,
-                        record.event_name,
-                        record.keys_json,
-                        record.created_at,
-                        now,
-                        record.size_bytes,
-                        self.clock.kind,
-                    )
-                )
-                state.progress.add(record.sequence_number)
-                if self.filters is not None and not self.filters.matches(record.event):
-                    # Filtered records are checkpointed past, never delivered [F].
-                    self._finish(state, [record], Disposition.FILTERED, 0, None)
-                    continue
-                lane = (
-                    state.lanes[0]
-                    if self._one_lane
-                    else state.lanes[record.key_hash % len(state.lanes)]
-                )
-                lane.queue.append((record, now))
-                if self._batching:
-                    lane.queued_bytes += record.payload_bytes
-                lane.wake()
-            state.caught_up = not records
-            if len(records) < GET_RECORDS_LIMIT:
+            count = len(block)
+            if count:
+                self._read(state, block, now)
+            state.caught_up = not count
+            if count < GET_RECORDS_LIMIT:
                 state.read_through = asked
                 self._wake_due_windows(state)
             if state.caught_up and state.idle:
@@ -503,11 +478,58 @@ class Trigger:
                     self._rediscover.succeed()
                 self._notify_quiet()
                 return
-            if len(records) < GET_RECORDS_LIMIT:
-                if self._skip_idle and not records and not state.cursor.finished:
+            if count < GET_RECORDS_LIMIT:
+                if self._skip_idle and not count and not state.cursor.finished:
                     yield from self._idle_wait(state, asked)
                 else:
                     yield self.clock.sleep(self.timing.poll_interval_seconds)
+
+    def _read(self, state: _ShardState, block: RecordBlock, now: float) -> None:
+        """Records read: captured, numbered for the checkpoint, filtered (filtered records are
+        finished at once [F]) and queued to their lanes (by item key)."""
+        n = len(block)
+        shard_id = state.shard.shard_id
+        self.capture.records.extend_columns(
+            n,
+            {
+                "mapping": Same(self.mapping_id),
+                "shard_id": Same(shard_id),
+                "sequence_number": _decimals(block),
+                "event_id": _texts(block.event_ids()),
+                "event_name": block.event_names(),
+                "keys": block.keys_texts(),
+                "created_at": block.created_at,
+                "read_at": Same(now),
+                "size_bytes": block.size_bytes,
+                "clock": Same(self.clock.kind),
+            },
+        )
+        block.ordinals = state.progress.add_block(block)
+        if self.filters is not None:
+            matches = self.filters.matches
+            keep = np.fromiter((matches(event) for event in block.events()), dtype=bool, count=n)
+            if not keep.all():
+                # Filtered records are checkpointed past, never delivered [F].
+                self._finish(state, block.take(~keep), Disposition.FILTERED, 0, None)
+                block = block.take(keep)
+                if not len(block):
+                    return
+        if self._one_lane:
+            self._enqueue(state.lanes[0], block, now)
+            return
+        lanes = len(state.lanes)
+        slots = block.key_hashes() % lanes
+        for k in range(lanes):
+            mine = np.flatnonzero(slots == k)
+            if len(mine):
+                self._enqueue(state.lanes[k], block.take(mine), now)
+
+    def _enqueue(self, lane: _Lane, block: RecordBlock, now: float) -> None:
+        lane.queue.append((block, now))
+        lane.count += len(block)
+        if self._batching:
+            lane.queued_bytes += int(block.payload_bytes.sum())
+        lane.wake()
 
     def _idle_wait(self, state: _ShardState, asked: float) -> Generator[Any, Any, None]:
         """After an empty poll, wait for the next poll that could return something: the first
@@ -562,10 +584,13 @@ class Trigger:
             if lane.window is not None and not lane.busy and self._window_due(state, lane):
                 lane.wake()
 
-    def _window_of(self, record: StreamRecord) -> float:
-        """The start of a record's tumbling window, from ApproximateCreationDateTime [T]."""
-        created = record.event["dynamodb"]["ApproximateCreationDateTime"]
-        return window_start(float(created), self.mapping.tumbling_window_in_seconds)
+    def _windows_of(self, block: RecordBlock) -> list[float]:
+        """The start of each record's tumbling window, from ApproximateCreationDateTime [T]."""
+        seconds = self.mapping.tumbling_window_in_seconds
+        return [
+            window_start(float(event["dynamodb"]["ApproximateCreationDateTime"]), seconds)
+            for event in block.events()
+        ]
 
     def _window_due(self, state: _ShardState, lane: _Lane) -> bool:
         """Whether the lane's open window must be closed (final invoke) or terminated early:
@@ -576,7 +601,7 @@ class Trigger:
         if window.terminate_early:
             return True
         if lane.queue:
-            return self._window_of(lane.queue[0][0]) != window.start
+            return self._windows_of(lane.queue[0][0].slice(0, 1))[0] != window.start
         return state.cursor.finished or state.read_through >= window.end
 
     def _lane(self, state: _ShardState, lane: _Lane) -> Generator[Any, Any, None]:
@@ -604,7 +629,7 @@ class Trigger:
                 # Gather until the batch is full, the window ends, or the payload cap [D].
                 deadline = lane.queue[0][1] + window
                 while (
-                    len(lane.queue) < self.mapping.batch_size
+                    lane.count < self.mapping.batch_size
                     and self._queued_bytes(lane) < self.timing.max_payload_bytes
                     and self.clock.now() < deadline
                     and not self._stopping
@@ -616,7 +641,7 @@ class Trigger:
                 return  # take no new batch after stop(): a restart re-delivers the queue
             batch = self._take_batch(lane)
             if self.mapping.tumbling_window_in_seconds and lane.window is None:
-                start = self._window_of(batch[0])
+                start = self._windows_of(batch.slice(0, 1))[0]
                 lane.window = Window(start, start + self.mapping.tumbling_window_in_seconds)
             lane.busy = True
             try:
@@ -646,11 +671,22 @@ class Trigger:
             extra = window.fields(
                 state.shard.shard_id, self.reader.stream_arn, final=not early, early=early
             )
-            result: InvocationResult = yield from self.invoker.invoke([], self.clock, extra)
+            result: InvocationResult = yield from self.invoker.invoke(
+                RecordBlock.empty(state.shard.shard_id), self.clock, extra
+            )
             if self._killed:
                 return
             self.capture.attempt(
-                self._attempt_row(state, lane, batch_id, attempt, attempt - 1, backoff, [], result)
+                self._attempt_row(
+                    state,
+                    lane,
+                    batch_id,
+                    attempt,
+                    attempt - 1,
+                    backoff,
+                    RecordBlock.empty(state.shard.shard_id),
+                    result,
+                )
             )
             if result.outcome.value in ("success", "partial"):
                 if early:  # the same window continues with a fresh state [T]
@@ -662,21 +698,51 @@ class Trigger:
             backoff = self.timing.backoff_delay(attempt)
             yield self.clock.sleep(backoff)
 
-    def _take_batch(self, lane: _Lane) -> list[StreamRecord]:
-        batch: list[StreamRecord] = []
+    def _take_batch(self, lane: _Lane) -> RecordBlock:
+        """The next batch from the front of the lane's queue: up to BatchSize records, one
+        tumbling window's, within the 6 MB invoke payload cap [D] measured on the event as sent
+        (the envelope, each record, a comma between records): cut from a prefix sum."""
+        pieces: list[RecordBlock] = []
         size = _EVENT_ENVELOPE_BYTES
-        first_window = self._window_of(lane.queue[0][0]) if self._windows else None
-        while lane.queue and len(batch) < self.mapping.batch_size:
-            record = lane.queue[0][0]
-            if first_window is not None and self._window_of(record) != first_window:
-                break  # a batch belongs to one tumbling window [T]
-            grown = size + record.payload_bytes + (1 if batch else 0)  # a comma between records
-            if batch and grown > self.timing.max_payload_bytes:
-                break  # the 6 MB invoke payload cap [D], on the event as sent
-            size = grown
-            batch.append(lane.queue.popleft()[0])
+        taken = 0
+        room = self.mapping.batch_size
+        cap = self.timing.max_payload_bytes
+        first_window = self._windows_of(lane.queue[0][0].slice(0, 1))[0] if self._windows else None
+        while lane.queue and taken < room:
+            block, read_at = lane.queue[0]
+            limit = min(room - taken, len(block))
+            if first_window is not None:
+                starts = self._windows_of(block.slice(0, limit))
+                same = next((i for i, w in enumerate(starts) if w != first_window), limit)
+                limit = same  # a batch belongs to one tumbling window [T]
+            # Payload after each record j of this block (a comma before every record but the
+            # batch's first): ``size + payload[0..j] + j (+ 1 unless the batch is empty)``.
+            payload = block.payload_bytes[:limit]
+            whole = size + int(payload.sum()) + limit - 1 + (taken > 0)
+            if not limit:
+                take = 0
+            elif whole <= cap:  # all of them fit (the usual case): no prefix sum needed
+                take, size = limit, whole
+            else:
+                grown = size + np.cumsum(payload) + np.arange(limit) + (taken > 0)
+                fits = int(np.searchsorted(grown, cap, side="right"))
+                if taken == 0:
+                    fits = max(fits, 1)  # the first record goes whatever its size
+                take = min(fits, limit)
+                if take:
+                    size = int(grown[take - 1])
+            if take:
+                pieces.append(block.slice(0, take) if take < len(block) else block)
+                taken += take
+            if take == len(block):
+                lane.queue.popleft()
+            else:
+                lane.queue[0] = (block.slice(take), read_at)
+                break  # cut by the payload cap, the window or BatchSize
+        batch = RecordBlock.concat(pieces)
+        lane.count -= taken
         if self._batching:
-            lane.queued_bytes -= sum(r.payload_bytes for r in batch)
+            lane.queued_bytes -= int(batch.payload_bytes.sum())
         return batch
 
     @staticmethod
@@ -684,7 +750,7 @@ class Trigger:
         return lane.queued_bytes
 
     def _deliver(
-        self, state: _ShardState, lane: _Lane, batch: list[StreamRecord], retries: int
+        self, state: _ShardState, lane: _Lane, batch: RecordBlock, retries: int
     ) -> Generator[Any, Any, None]:
         """Deliver one batch until it succeeds or is discarded (the shard's lane is held)."""
         self._batch_ids += 1
@@ -692,16 +758,17 @@ class Trigger:
         attempt = 0
         backoff = 0.0
         last: InvocationResult | None = None
-        while batch and not self._killed:
+        while len(batch) and not self._killed:
             yield from self._until_enabled()
             if self._stopping:
                 return  # no retry after stop(): unfinished, so a restart re-delivers it
             batch = self._discard_expired(state, batch, attempt)
-            if not batch:
+            if not len(batch):
                 return
             attempt += 1
-            for record in batch:
-                self._first_invoked.setdefault(record.sequence_number, self.clock.now())
+            first = batch.first_invoked
+            if np.isnan(first).any():
+                batch.first_invoked = np.where(np.isnan(first), self.clock.now(), first)
             extra = None
             if lane.window is not None:
                 extra = lane.window.fields(
@@ -730,13 +797,13 @@ class Trigger:
                 return
             if step.action is Action.BISECT:
                 cut = split_in_two(len(batch))
-                yield from self._deliver(state, lane, batch[:cut], retries)
-                yield from self._deliver(state, lane, batch[cut:], retries)
+                yield from self._deliver(state, lane, batch.slice(0, cut), retries)
+                yield from self._deliver(state, lane, batch.slice(cut), retries)
                 return
             if step.from_sequence_number is not None:
-                done = [r for r in batch if r.seq < int(step.from_sequence_number)]
-                self._finish(state, done, Disposition.PROCESSED, attempt, None)
-                batch = [r for r in batch if r.seq >= int(step.from_sequence_number)]
+                before = batch.seqs < int(step.from_sequence_number) - batch.seq_base
+                self._finish(state, batch.take(before), Disposition.PROCESSED, attempt, None)
+                batch = batch.take(~before)
             retries = step.retries
             if step.action is Action.DISCARD:
                 self._discard(
@@ -754,63 +821,68 @@ class Trigger:
     def _finish(
         self,
         state: _ShardState,
-        records: list[StreamRecord],
+        records: RecordBlock,
         disposition: Disposition,
         attempts: int,
         condition: str | None,
     ) -> None:
-        now = self.clock.now()
-        moved = False
-        for record in records:
-            self.capture.dispositions.append(
-                DispositionRow(
-                    self.mapping_id,
-                    state.shard.shard_id,
-                    record.sequence_number,
-                    disposition.value,
-                    now,
-                    attempts,
-                    condition,
-                    self.clock.kind,
-                    self._first_invoked.pop(record.sequence_number, None),
-                )
-            )
-            moved = state.progress.finish(record.sequence_number) or moved
+        n = len(records)
+        if not n:
+            return
+        self.capture.dispositions.extend_columns(
+            n,
+            {
+                "mapping": Same(self.mapping_id),
+                "shard_id": Same(state.shard.shard_id),
+                "sequence_number": _decimals(records),
+                "disposition": Same(disposition.value),
+                "at": Same(self.clock.now()),
+                "attempts": Same(attempts),
+                "condition": Same(condition),
+                "clock": Same(self.clock.kind),
+                "first_invoked_at": records.first_invoked,
+            },
+        )
+        assert records.ordinals is not None
+        moved = state.progress.finish_ordinals(records.ordinals)
         if moved and state.progress.checkpoint is not None:
             self.checkpoints.save(self._key(state.shard.shard_id), state.progress.checkpoint)
 
     def _discard_expired(
-        self, state: _ShardState, batch: list[StreamRecord], attempts: int
-    ) -> list[StreamRecord]:
+        self, state: _ShardState, batch: RecordBlock, attempts: int
+    ) -> RecordBlock:
         """Discard the records of ``batch`` past MaximumRecordAgeInSeconds or the retention, one
         on-failure record per contiguous run, and return the younger rest to deliver: AWS drops
         only the expired records [R-K test_kinesis_maximum_record_age_exceeded_discard_records,
         E "retries until the records expire or exceed the maximum age"]."""
         now = self.clock.now()
-        kept: list[StreamRecord] = []
-        run: list[StreamRecord] = []
-        for record in batch:
-            condition = expiry(
-                oldest_created_at=record.created_at,
-                now=now,
-                maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
-                retention_seconds=self.timing.record_retention_seconds,
+
+        def expired(created: float) -> bool:
+            return (
+                expiry(
+                    oldest_created_at=created,
+                    now=now,
+                    maximum_record_age_in_seconds=self.mapping.maximum_record_age_in_seconds,
+                    retention_seconds=self.timing.record_retention_seconds,
+                )
+                is not None
             )
-            if condition is not None:
-                run.append(record)
-                continue
-            if run:
-                self._discard(state, run, RECORD_AGE_EXCEEDED, attempts)
-                run = []
-            kept.append(record)
-        if run:
-            self._discard(state, run, RECORD_AGE_EXCEEDED, attempts)
-        return kept
+
+        if not len(batch) or not expired(float(batch.created_at.min())):
+            return batch  # the oldest is young enough: so is every record
+        old = np.fromiter(
+            (expired(c) for c in batch.created_at.tolist()), dtype=bool, count=len(batch)
+        )
+        # Runs of expired records, in order, each discarded with its own on-failure record.
+        edges = np.flatnonzero(np.diff(np.concatenate(([False], old, [False])).astype(np.int8)))
+        for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            self._discard(state, batch.slice(start, stop), RECORD_AGE_EXCEEDED, attempts)
+        return batch.take(~old)
 
     def _discard(
         self,
         state: _ShardState,
-        batch: list[StreamRecord],
+        batch: RecordBlock,
         condition: str,
         attempts: int,
         function_error: str | None = None,
@@ -824,7 +896,7 @@ class Trigger:
         if self.destination is not None:
             by_age = condition == RECORD_AGE_EXCEEDED
             message = build_on_failure_record(
-                records=[r.event for r in batch],
+                records=batch.events(),
                 shard_id=state.shard.shard_id,
                 stream_arn=self.reader.stream_arn,
                 function_arn=self.function_arn,
@@ -851,7 +923,7 @@ class Trigger:
         attempt: int,
         retries: int,
         backoff: float,
-        batch: list[StreamRecord],
+        batch: RecordBlock,
         result: InvocationResult,
     ) -> AttemptRow:
         return AttemptRow(
@@ -862,10 +934,10 @@ class Trigger:
             attempt=attempt,
             retry=retries,
             backoff_seconds=backoff,
-            first_sequence_number=batch[0].sequence_number if batch else "",
-            last_sequence_number=batch[-1].sequence_number if batch else "",
+            first_sequence_number=batch.sequence_number(0) if len(batch) else "",
+            last_sequence_number=batch.sequence_number(-1) if len(batch) else "",
             records=len(batch),
-            payload_bytes=sum(r.payload_bytes for r in batch),
+            payload_bytes=int(batch.payload_bytes.sum()),
             invoked_at=result.invoked_at,
             completed_at=result.completed_at,
             outcome=result.outcome.value,
@@ -888,3 +960,15 @@ class Trigger:
                 self.mapping_id, shard_id, self.clock.now(), code, str(exc), self.clock.kind
             )
         )
+
+
+def _texts(values: Any) -> Any:
+    """Texts for the capture: a fixed-width array (``RecordBlock.event_ids``) as such."""
+    return FixedTexts(values) if isinstance(values, np.ndarray) else values
+
+
+def _decimals(block: RecordBlock) -> Any:
+    """A block's sequence numbers for the capture's decimal column."""
+    if block.seqs.dtype == np.int64 and not isinstance(block.origin, ListOrigin):
+        return Decimals(block.seq_base, block.seqs)
+    return block.sequence_numbers()

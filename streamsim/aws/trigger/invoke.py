@@ -15,9 +15,9 @@ from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
-from streamsim.aws.stream.records import StreamRecord, lambda_event
+from streamsim.aws.stream.blocks import RecordBlock
 from streamsim.aws.trigger.context import LambdaContext
 from streamsim.aws.trigger.output import OutputCapture, log_lines
 from streamsim.aws.trigger.response import BatchVerdict, judge_response
@@ -25,6 +25,15 @@ from streamsim.aws.trigger.windows import missing_state
 from streamsim.clock import Clock
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class BatchHandler(Protocol):
+    """A modelled handler that reads no event: given the batch itself (counts, sizes, which
+    records), so no Lambda event record is built for it (``handle_batch``). Any other
+    handler is called as ``handler(event, context)`` with the exact AWS event."""
+
+    def handle_batch(self, batch: RecordBlock, context: Any) -> Any: ...
+
 
 #: Error types of invocations that returned normally but failed the batch (an invalid
 #: ``batchItemFailures``, a tumbling-window response without ``state``): AWS's on-failure record
@@ -80,11 +89,13 @@ class Invoker:
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def invoke(
-        self, records: list[StreamRecord], clock: Clock, extra: dict[str, Any] | None = None
+        self, records: RecordBlock, clock: Clock, extra: dict[str, Any] | None = None
     ) -> Generator[Any, Any, InvocationResult]:
         """A simpy process step: invoke, wait for the outcome on ``clock``, return it.
 
-        ``extra`` adds fields to the payload next to ``Records`` (the tumbling-window fields)."""
+        ``extra`` adds fields to the payload next to ``Records`` (the tumbling-window fields).
+        The event (``{"Records": [...]}``) is built here, for a handler that reads it; a
+        ``BatchHandler`` without ``extra`` gets the batch instead."""
         context = LambdaContext(
             function_name=self.function_name,
             invoked_function_arn=self.function_arn,
@@ -93,10 +104,14 @@ class Invoker:
             clock=clock,
             started_at=clock.now(),
         )
-        event = lambda_event(records)
-        if extra:
-            event.update(extra)
-        seqs = [r.sequence_number for r in records]
+        event: Any
+        if hasattr(self.handler, "handle_batch") and not extra:
+            event = records  # a BatchHandler: given the batch (``_call``)
+        else:
+            event = {"Records": records.events()}
+            if extra:
+                event.update(extra)
+        seqs = records
         invoked_at = context.started_at
         if clock.virtual:
             raw = self._call(event, context)
@@ -130,29 +145,33 @@ class Invoker:
             self._pool = None
 
     def _call(
-        self, event: dict[str, Any], context: LambdaContext
+        self, event: Any, context: LambdaContext
     ) -> tuple[Any, list[str], BaseException | None]:
         """Run the handler, capturing its printed output; never raises."""
         with self.output.collect() as buffer:
             # The runtime's own lines go straight to the buffer: a timed-out handler thread
             # that ends after the run (router removed) must not print them to the console.
-            print(f"START RequestId: {context.aws_request_id} Version: $LATEST", file=buffer)
+            buffer.write(f"START RequestId: {context.aws_request_id} Version: $LATEST\n")
             try:
-                response = self.handler(event, context)
-                json.dumps(response)  # Lambda must serialise the response (Runtime.MarshalError)
+                if isinstance(event, RecordBlock):
+                    response = self.handler.handle_batch(event, context)  # type: ignore[attr-defined]
+                else:
+                    response = self.handler(event, context)
+                if response is not None:  # Lambda must serialise it (Runtime.MarshalError)
+                    json.dumps(response)
                 error: BaseException | None = None
             except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too:
                 # on Lambda a function that exits or is interrupted is a failed invocation
                 response, error = None, exc
                 print(f"[ERROR] {type(exc).__name__}: {exc}", file=buffer)
                 print("".join(traceback.format_exception(exc)).rstrip(), file=buffer)
-            print(f"END RequestId: {context.aws_request_id}", file=buffer)
+            buffer.write(f"END RequestId: {context.aws_request_id}\n")
         return response, log_lines(buffer.getvalue()), error
 
     def _result(
         self,
         raw: tuple[Any, list[str], BaseException | None],
-        seqs: list[str],
+        seqs: RecordBlock,
         context: LambdaContext,
         invoked_at: float,
         completed_at: float,
@@ -181,7 +200,8 @@ class Invoker:
                     error_message=why,
                     **common,  # type: ignore[arg-type]
                 )
-        verdict: BatchVerdict = judge_response(response, seqs, self.report_batch_item_failures)
+        numbers = seqs.sequence_numbers() if isinstance(response, dict) and response else []
+        verdict: BatchVerdict = judge_response(response, numbers, self.report_batch_item_failures)
         if verdict.invalid is not None:
             return InvocationResult(
                 Outcome.ERROR,

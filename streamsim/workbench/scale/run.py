@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from streamsim.aws.stream.blocks import RecordBlock, RowOrigin
 from streamsim.aws.stream.memory import InMemoryStream
-from streamsim.aws.stream.records import StreamRecord, item_size
+from streamsim.aws.stream.records import item_size
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.destinations import MemoryDestination
 from streamsim.aws.trigger.engine import Trigger
@@ -41,6 +42,7 @@ from streamsim.workbench.scale.model import (
 )
 from streamsim.workbench.scale.writer import (
     PlayRows,
+    play_image_json_sizes,
     play_keys,
     play_record_sizes,
     route_hashes,
@@ -98,8 +100,8 @@ def synthetic_plays(scenario: ScaleScenario, start: float) -> tuple[pd.DataFrame
     ms = np.floor(sent * 1000).astype("int64")
     plays = pd.DataFrame(
         {
-            "player_id": pd.Series(np.char.add("p", np.char.zfill(player.astype(str), 7))),
-            "play_id": pd.Series(np.char.add("s", np.char.zfill(np.arange(n).astype(str), 10))),
+            "player_id": _numbered("p", player, 7),
+            "play_id": _numbered("s", np.arange(n), 10),
             "game": pd.Categorical.from_codes(rng.integers(0, len(GAMES), n), GAMES),
             "played_at": pd.to_datetime(ms, unit="ms", utc=True),
             "tz": "UTC",
@@ -107,6 +109,30 @@ def synthetic_plays(scenario: ScaleScenario, start: float) -> tuple[pd.DataFrame
         }
     )
     return plays, sent
+
+
+def _numbered(prefix: str, values: np.ndarray, width: int) -> pd.Series:
+    """``prefix`` + each number zero-padded to ``width`` digits, as a text column: the digits
+    written into a byte matrix and handed to Arrow (no Python string per play); numbers that do
+    not fit the width go through numpy's text functions."""
+    import pyarrow as pa
+    from pandas.core.arrays.string_arrow import ArrowStringArray
+
+    v = np.asarray(values, dtype=np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= 10**width) or len(prefix.encode()) != 1:
+        return pd.Series(np.char.add(prefix, np.char.zfill(v.astype(str), width)))
+    cells = np.empty((len(v), 1 + width), dtype=np.uint8)
+    cells[:, 0] = ord(prefix)
+    rest = v.copy()
+    for k in range(width, 0, -1):
+        cells[:, k] = rest % 10 + ord("0")
+        rest //= 10
+    fixed = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(1 + width), len(v), [None, pa.py_buffer(cells)]
+    )
+    text = fixed.cast(pa.binary()).cast(pa.large_string())
+    dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
+    return pd.Series(ArrowStringArray(text, dtype=dtype))
 
 
 @dataclass
@@ -117,21 +143,18 @@ class ScaleHandler:
     poison: frozenset[str]
     report_batch_item_failures: bool
     seed: int = 0
+    #: Which rows of the writer's ``PlayRows`` are poison (``handle_batch`` reads the batch's
+    #: rows instead of its event records); None: look at the records.
+    poison_rows: np.ndarray | None = None
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+        """As a Lambda handler: the event's records."""
         records = event["Records"]
-        spent = self.model.handler_base_seconds + self.model.handler_per_record_seconds * len(
-            records
-        )
-        if self.model.cold_start_probability and (
-            self.rng.random() < self.model.cold_start_probability
-        ):
-            spent += self.rng.uniform(*self.model.cold_start_seconds)
-        context.spend(spent)
+        self._spend(len(records), context)
         if not self.poison:
             return None
         failed = [
@@ -139,11 +162,47 @@ class ScaleHandler:
             for r in records
             if r["dynamodb"]["Keys"]["play_key"]["S"].rsplit("#", 1)[-1] in self.poison
         ]
+        return self._verdict(failed, len(records))
+
+    def handle_batch(self, batch: RecordBlock, context: Any) -> dict[str, Any] | None:
+        """The same, given the batch (``invoke.BatchHandler``): counts, and for poison plays
+        the rows, without building event records (a test compares both ways exactly)."""
+        self._spend(len(batch), context)
+        if not self.poison:
+            return None
+        if self.poison_rows is None or not isinstance(batch.origin, RowOrigin):
+            return self.__call__({"Records": batch.events()}, _Spent(context))
+        hits = np.flatnonzero(self.poison_rows[batch.rows])
+        return self._verdict([batch.sequence_number(i) for i in hits.tolist()], len(batch))
+
+    def _spend(self, records: int, context: Any) -> None:
+        spent = self.model.handler_base_seconds + self.model.handler_per_record_seconds * records
+        if self.model.cold_start_probability and (
+            self.rng.random() < self.model.cold_start_probability
+        ):
+            spent += self.rng.uniform(*self.model.cold_start_seconds)
+        context.spend(spent)
+
+    def _verdict(self, failed: list[str], records: int) -> dict[str, Any] | None:
         if not failed:
             return None
         if self.report_batch_item_failures:
             return {"batchItemFailures": [{"itemIdentifier": s} for s in failed]}
-        raise RuntimeError(f"{len(failed)} of {len(records)} records failed (poison)")
+        raise RuntimeError(f"{len(failed)} of {records} records failed (poison)")
+
+
+class _Spent:
+    """A context whose ``spend`` was already counted (``handle_batch`` falling back to the
+    event path)."""
+
+    def __init__(self, context: Any) -> None:
+        self._context = context
+
+    def spend(self, seconds: float) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 class CappedInvoker(Invoker):
@@ -168,7 +227,7 @@ class CappedInvoker(Invoker):
         return capped
 
     def invoke(
-        self, records: list[StreamRecord], clock: Clock, extra: dict[str, Any] | None = None
+        self, records: RecordBlock, clock: Clock, extra: dict[str, Any] | None = None
     ) -> Generator[Any, Any, InvocationResult]:
         while self.in_flight >= self.limit:
             self.throttles.append(clock.now())
@@ -225,11 +284,13 @@ def simulate_scale(
         poison,
         REPORT_BATCH_ITEM_FAILURES in scenario.mapping.function_response_types,
         scenario.seed,
+        poison_rows=plays["play_id"].astype(str).isin(poison).to_numpy() if poison else None,
     )
     destination = MemoryDestination() if scenario.mapping.on_failure_destination else None
     trigger = Trigger(
         scenario.mapping,
-        handler,
+        # The per-record path calls the handler as Lambda does, with the event's records.
+        handler.__call__ if scenario.per_record_writes else handler,
         streams=stream,
         stream_arn=stream.stream_arn,
         clock=clock,
@@ -250,6 +311,7 @@ def simulate_scale(
             progress(now - start, total)
 
     trigger.start()
+    rows = None if scenario.per_record_writes else PlayRows.from_frame(plays, sent)
     writer = (
         _per_record_writer(clock, stream, written, _items(plays, sent), before_block)
         if scenario.per_record_writes
@@ -261,7 +323,8 @@ def simulate_scale(
             before_block=before_block,
             sizes=play_record_sizes(plays, sent),
             route_hashes=hashes,
-            rows=PlayRows.from_frame(plays, sent),
+            rows=rows,
+            image_sizes=play_image_json_sizes(rows) if rows is not None else None,
         )
     )
     with trigger.invoker.output.installed():

@@ -8,10 +8,12 @@ readers see exactly what per-play writes at those times would have shown them.
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -27,8 +29,32 @@ BLOCK_SECONDS = 10.0
 
 def play_keys(plays: pd.DataFrame) -> pd.Series:
     """The Plays table's sort key per play (streamsim.game.plays.play_key), vectorised."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pandas.core.arrays.string_arrow import ArrowStringArray
+
     utc = plays["played_at"].dt.tz_convert("UTC").dt.floor("ms")
-    return utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z#" + plays["play_id"].astype(str)
+    years = utc.dt.year.to_numpy()
+    if len(years) and (years.min() < 1000 or years.max() > 9999):  # other widths: as strftime
+        iso_text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3]
+        return iso_text + "Z#" + plays["play_id"].astype(str)
+    ms = utc.dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
+    iso = pa.array(np.datetime_as_string(ms, unit="ms"), type=pa.large_string())
+    key = pc.binary_join_element_wise(
+        iso, _arrow_text(plays["play_id"]), pa.scalar("Z#", pa.large_string())
+    )
+    dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
+    return pd.Series(ArrowStringArray(key, dtype=dtype), index=plays.index)
+
+
+def _arrow_text(text: pd.Series) -> Any:
+    """A text column as one Arrow large_string array (no Python string per row)."""
+    import pyarrow as pa
+
+    arrow = pa.array(text.astype(str))
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    return arrow.cast(pa.large_string())
 
 
 #: The Plays item's attributes and the stream record's key attributes (``play_items``).
@@ -90,11 +116,10 @@ def number_sizes(values: np.ndarray) -> np.ndarray:
 
 
 def _utf8_len(text: pd.Series) -> np.ndarray:
-    lengths = text.str.len().to_numpy(dtype=np.int64, copy=True)
-    wide = ~text.map(str.isascii).to_numpy(dtype=bool)
-    if wide.any():
-        lengths[wide] = [len(t.encode()) for t in text[wide]]
-    return lengths
+    """UTF-8 bytes of each text (Arrow's byte lengths: no Python string per row)."""
+    import pyarrow.compute as pc
+
+    return np.asarray(pc.binary_length(_arrow_text(text)), dtype=np.int64)
 
 
 def play_items(plays: pd.DataFrame, written_at: np.ndarray) -> list[dict[str, Any]]:
@@ -187,7 +212,9 @@ class PlayRows:
         at = _EPOCH + timedelta(milliseconds=ms)
         return f"{at:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
 
-    def items(self, rows: Sequence[int]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def items(
+        self, rows: Sequence[int] | np.ndarray
+    ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
         """``(keys(row), new_image(row))`` for many rows, the columns indexed once for all."""
         at = np.asarray(rows, dtype=np.int64)
         if self.iso is not None:
@@ -230,6 +257,41 @@ class PlayRows:
             )
         return out
 
+    @cached_property
+    def _player_json(self) -> list[str]:
+        return [f'"{p}"' if _plain_text(p) else json.dumps(p) for p in self.players]
+
+    @cached_property
+    def _plain_ids(self) -> np.ndarray:
+        """Which play ids JSON writes unchanged (printable ASCII, no quote or backslash)."""
+        return ~_needs_escape(self.play_ids)
+
+    def keys_texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
+        """``keys_json(keys(row))`` for many rows (the capture's key text), without the dicts."""
+        at = np.asarray(rows, dtype=np.int64)
+        iso = self._iso_texts(at)
+        players = self._player_json
+        ids = [i.decode() for i in self.play_ids[at].tolist()]
+        if not self._plain_ids[at].all():
+            return [
+                f'{{"play_key":{{"S":{json.dumps(played + "#" + i)}}},'
+                f'"player_id":{{"S":{players[p]}}}}}'
+                for played, i, p in zip(iso, ids, self.player_codes[at].tolist(), strict=True)
+            ]
+        return [
+            f'{{"play_key":{{"S":"{played}#{i}"}},"player_id":{{"S":{players[p]}}}}}'
+            for played, i, p in zip(iso, ids, self.player_codes[at].tolist(), strict=True)
+        ]
+
+    def _iso_texts(self, at: np.ndarray) -> list[str]:
+        if self.iso is not None:
+            return [self.iso[r] for r in at.tolist()]
+        return list(
+            np.datetime_as_string(
+                self.played_ms[at].astype("datetime64[ms]"), unit="ms", timezone="UTC"
+            ).tolist()
+        )
+
     def keys(self, row: int) -> dict[str, Any]:
         return {
             "player_id": {"S": self.players[self.player_codes[row]]},
@@ -251,14 +313,100 @@ class PlayRows:
         }
 
 
+def play_image_json_sizes(rows: PlayRows) -> np.ndarray:
+    """``json_size(Keys) + json_size(NewImage)`` of each play's stream record as its Lambda
+    event record carries them (compact JSON, non-ASCII escaped), for all plays at once: the
+    part of the record's invoke-payload size that varies by play (``InMemoryStream.
+    write_rows``; ``tests/test_stream_blocks.py`` compares the payload sizes it gives with
+    ``event_json_size`` of the built records)."""
+    n = len(rows)
+
+    def text(lengths: np.ndarray) -> np.ndarray:  # "name":{"S":"value"} minus name and value
+        return lengths + 9
+
+    def unique_json(codes: np.ndarray, values: tuple[str, ...]) -> np.ndarray:
+        table = np.array([len(json.dumps(v)) for v in values] or [0], dtype=np.int64)
+        return table[codes]
+
+    player = unique_json(rows.player_codes, rows.players)
+    game = unique_json(rows.game_codes, rows.games)
+    tz = unique_json(rows.tz_codes, rows.tzs)
+    if rows.iso is None:
+        iso = np.full(n, len("2024-01-01T00:00:00.000Z") + 2, dtype=np.int64)
+    else:
+        iso = np.array([len(t) + 2 for t in rows.iso], dtype=np.int64)
+    width = rows.play_ids.dtype.itemsize
+    play_id = (
+        np.count_nonzero(rows.play_ids.view(np.uint8).reshape(n, width), axis=1) + 2
+        if n
+        else np.zeros(0, dtype=np.int64)
+    )
+    # Multi-byte UTF-8 or escaped characters: the JSON text itself.
+    escaped = np.flatnonzero(_needs_escape(rows.play_ids))
+    for r in escaped.tolist():
+        play_id[r] = len(json.dumps(rows.play_ids[r].decode()))
+    play_key = iso + play_id - 1  # "iso#id": the id's quotes less one, plus "#"
+    score = _signed_digits(rows.scores) + 2
+    written = _signed_digits(rows.written_ms) + 2
+    names = {
+        "player_id": player,
+        "play_key": play_key,
+        "play_id": play_id,
+        "game": game,
+        "played_at": iso,
+        "tz": tz,
+        "score": score,
+        "written_at": written,
+    }
+    image = 2 + len(names) - 1 + sum(text(v) + len(k) for k, v in names.items())
+    keys = 2 + 1 + text(player) + len("player_id") + text(play_key) + len("play_key")
+    return np.asarray(image + keys, dtype=np.int64)
+
+
+def _needs_escape(texts: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
+    """Which fixed-width UTF-8 texts JSON does not write as they are (a byte outside printable
+    ASCII, a quote or a backslash; NUL padding aside)."""
+    n = len(texts)
+    out = np.zeros(n, dtype=bool)
+    width = texts.dtype.itemsize
+    for start in range(0, n, chunk):
+        part = texts[start : start + chunk].view(np.uint8).reshape(-1, width)
+        bad = ((part < 0x20) & (part != 0)) | (part > 0x7E) | (part == 0x22) | (part == 0x5C)
+        out[start : start + len(part)] = bad.any(axis=1)
+    return out
+
+
+def _signed_digits(values: np.ndarray) -> np.ndarray:
+    """``len(str(v))`` of integers."""
+    v = np.asarray(values, dtype=np.int64)
+    powers = np.array([10**i for i in range(1, 19)], dtype=np.int64)
+    return np.searchsorted(powers, np.abs(v), side="right") + 1 + (v < 0)
+
+
 def _fixed_bytes(text: pd.Series, chunk: int = 1 << 20) -> np.ndarray:
-    """UTF-8 texts as one fixed-width bytes array, converted a chunk at a time (no list of
-    bytes objects for every play at once)."""
-    width = int(_utf8_len(text).max()) if len(text) else 1
-    out = np.zeros(len(text), dtype=f"S{max(width, 1)}")
-    for start in range(0, len(text), chunk):
-        part = text.iloc[start : start + chunk]
-        out[start : start + len(part)] = [t.encode() for t in part]
+    """UTF-8 texts as one fixed-width bytes array, copied from Arrow's buffers a chunk at a time
+    (no bytes object per play)."""
+    arrow = _arrow_text(text)
+    n = len(arrow)
+    lengths = _utf8_len(text)
+    width = max(int(lengths.max()) if n else 1, 1)
+    out = np.zeros(n, dtype=f"S{width}")
+    if not n:
+        return out
+    _, offsets_buffer, data_buffer = arrow.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[arrow.offset : arrow.offset + n + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    cells = out.view(np.uint8).reshape(n, width)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        length = lengths[start:stop]
+        total = int(length.sum())
+        if not total or data is None:
+            continue
+        row = np.repeat(np.arange(start, stop), length)
+        begin = np.repeat(offsets[start:stop], length)
+        column = np.arange(total) - np.repeat(np.cumsum(length) - length, length)
+        cells[row, column] = data[begin + column]
     return out
 
 
@@ -277,10 +425,24 @@ def route_hashes(player_id: pd.Series) -> np.ndarray:
     routes a write (``InMemoryStream(partition_key="player_id")``); once per player."""
     codes, uniques = pd.factorize(player_id)
     hashes = np.array(
-        [zlib.crc32(keys_json({"player_id": {"S": str(p)}}).encode()) for p in uniques],
+        [
+            zlib.crc32(
+                (
+                    f'{{"player_id":{{"S":"{p}"}}}}'  # keys_json of a plain text, directly
+                    if _plain_text(p)
+                    else keys_json({"player_id": {"S": p}})
+                ).encode()
+            )
+            for p in map(str, uniques.tolist())
+        ],
         dtype=np.int64,
     )
     return hashes[codes]
+
+
+def _plain_text(text: str) -> bool:
+    """JSON writes ``text`` unchanged (printable ASCII, no quote or backslash)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def write_ahead(
@@ -294,6 +456,7 @@ def write_ahead(
     sizes: np.ndarray | None = None,
     route_hashes: np.ndarray | None = None,
     rows: PlayRows | None = None,
+    image_sizes: np.ndarray | None = None,
 ) -> Generator[Any, Any, None]:
     """A process: write ``items[i]`` at ``times[i]`` (non-decreasing), a block at a time; ends
     at the last item's time. ``before_block(now)`` runs before each block (e.g. a shard
@@ -301,7 +464,8 @@ def write_ahead(
     ``route_hashes``: each record's SizeBytes and routing hash, computed once for all
     (``play_record_sizes``, ``route_hashes``), so the stream computes neither per record.
     ``rows`` (with ``sizes`` and ``route_hashes``; ``items`` is then ignored): the plays as
-    columns, written a block at a time with ``InMemoryStream.write_rows`` (no dict per play)."""
+    columns, written a block at a time with ``InMemoryStream.write_rows`` (no dict per play);
+    ``image_sizes``: their ``play_image_json_sizes``, so readers take them as columns."""
     n = len(times)
     stamps = np.asarray(times, dtype=float)
     i = 0
@@ -321,6 +485,7 @@ def write_ahead(
                 np.maximum(stamps[i:end], now),
                 sizes[i:end],
                 route_hashes[i:end],
+                None if image_sizes is None else image_sizes[i:end],
             )
             i = end
             if i < n:
