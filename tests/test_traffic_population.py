@@ -144,6 +144,16 @@ def test_frame_has_exactly_the_play_columns_and_dtypes(
     assert isinstance(f.index, pd.RangeIndex)
 
 
+def test_played_at_concats_with_pandas_own_utc_times(spring_frame: pd.DataFrame) -> None:
+    """The accounting appends orphan plays parsed by ``pd.to_datetime(..., utc=True)``: the two
+    must concat to UTC datetimes, not object (a tz other than pandas' UTC does)."""
+    times = spring_frame["played_at"]
+    parsed = pd.to_datetime(times.head(3).astype(str), utc=True)
+    both = pd.concat([times, parsed], ignore_index=True)
+    assert isinstance(both.dtype, pd.DatetimeTZDtype), both.dtype
+    assert both.iloc[-3:].tolist() == times.head(3).tolist()
+
+
 def test_each_play_carries_its_players_time_zone(
     spring: Population, spring_frame: pd.DataFrame
 ) -> None:

@@ -710,9 +710,11 @@ def _plays_frame(pop: Population, categorical: bool) -> pd.DataFrame:
 
     def played_at() -> Any:
         # Arrow reads the int64 ns as UTC timestamps and pandas gets a copy: one pass, where
-        # tz_localize("UTC") of the naive values takes several
+        # tz_localize("UTC") of the naive values takes several. Arrow labels them
+        # ZoneInfo("UTC"), not pandas' own UTC: frames with the two concat to object dtype, so
+        # tz_convert relabels them (no pass over the values).
         utc = pa.array(a.played_at_ns, type=pa.timestamp("ns", tz="UTC"))
-        return utc.to_pandas().array
+        return utc.to_pandas().array.tz_convert("UTC")
 
     builders = {"play_id": play_ids}
     if not categorical:
