@@ -17,7 +17,9 @@ from streamsim.aws.stream.records import event_json_size, to_lambda_record
 from streamsim.aws.trigger.capture import DispositionRow, RecordRow, disposition_rows, record_rows
 from streamsim.aws.trigger.checkpoints import ShardProgress
 from streamsim.aws.trigger.columns import Decimals, FixedTexts, Same
+from streamsim.aws.trigger.config import EventSourceMapping
 from streamsim.aws.trigger.context import LambdaContext
+from streamsim.aws.trigger.engine import Trigger
 from streamsim.clock import VirtualClock
 from streamsim.workbench.scale.model import ScaleModel
 from streamsim.workbench.scale.run import ScaleHandler, ScaleScenario, synthetic_plays
@@ -382,3 +384,33 @@ def test_blocks_equal_the_per_record_path_with_lanes_filters_and_a_destination(
 
     assert messages(fast.run) == messages(slow.run) and fast.run.destination
     assert fast.summary["filtered"] > 0 if pattern else fast.summary["filtered"] == 0
+
+
+def test_only_a_batch_handler_subclass_is_given_the_batch() -> None:
+    """A foreign handler that happens to have a ``handle_batch`` attribute (any callable object)
+    is a Lambda handler like any other: it gets the AWS event, never a ``RecordBlock``."""
+    stream, _ = _bulk_stream(3)
+    events: list[Any] = []
+
+    class Foreign:
+        def handle_batch(self, batch: Any, context: Any) -> None:
+            raise AssertionError("a foreign handler was given the batch")
+
+        def __call__(self, event: dict[str, Any], context: Any) -> None:
+            events.append(event)
+
+    clock = VirtualClock(start=1.7e9 + 10)  # just after _bulk_stream's writes
+    trigger = Trigger(
+        EventSourceMapping(starting_position="TRIM_HORIZON", batch_size=100),
+        Foreign(),
+        streams=stream,
+        stream_arn=stream.stream_arn,
+        clock=clock,
+    )
+    assert trigger.run_until_drained(600)
+    records = [r for e in events for r in e["Records"]]
+    assert records and all(r["eventSource"] == "aws:dynamodb" for r in records)
+    assert len(records) == len(trigger.capture.dispositions)
+    assert all(a.outcome == "success" for a in trigger.capture.attempts), trigger.capture.attempts[
+        :3
+    ]

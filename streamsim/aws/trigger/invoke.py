@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import traceback
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from streamsim.aws.stream.blocks import RecordBlock
 from streamsim.aws.trigger.context import LambdaContext
@@ -27,11 +28,13 @@ from streamsim.clock import Clock
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-class BatchHandler(Protocol):
+class BatchHandler(ABC):
     """A modelled handler that reads no event: given the batch itself (counts, sizes, which
-    records), so no Lambda event record is built for it (``handle_batch``). Any other
-    handler is called as ``handler(event, context)`` with the exact AWS event."""
+    records), so no Lambda event record is built for it (``handle_batch``). Only a subclass is
+    treated so: any other handler, whatever attributes it has, is called as
+    ``handler(event, context)`` with the exact AWS event."""
 
+    @abstractmethod
     def handle_batch(self, batch: RecordBlock, context: Any) -> Any: ...
 
 
@@ -105,7 +108,7 @@ class Invoker:
             started_at=clock.now(),
         )
         event: Any
-        if hasattr(self.handler, "handle_batch") and not extra:
+        if isinstance(self.handler, BatchHandler) and not extra:
             event = records  # a BatchHandler: given the batch (``_call``)
         else:
             event = {"Records": records.events()}
@@ -154,7 +157,8 @@ class Invoker:
             buffer.write(f"START RequestId: {context.aws_request_id} Version: $LATEST\n")
             try:
                 if isinstance(event, RecordBlock):
-                    response = self.handler.handle_batch(event, context)  # type: ignore[attr-defined]
+                    assert isinstance(self.handler, BatchHandler)
+                    response = self.handler.handle_batch(event, context)
                 else:
                     response = self.handler(event, context)
                 if response is not None:  # Lambda must serialise it (Runtime.MarshalError)

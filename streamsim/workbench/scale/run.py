@@ -27,7 +27,7 @@ from streamsim.aws.stream.records import item_size
 from streamsim.aws.trigger.config import EventSourceMapping, TriggerTiming
 from streamsim.aws.trigger.destinations import MemoryDestination
 from streamsim.aws.trigger.engine import Trigger
-from streamsim.aws.trigger.invoke import InvocationResult, Invoker
+from streamsim.aws.trigger.invoke import BatchHandler, InvocationResult, Invoker
 from streamsim.aws.trigger.response import REPORT_BATCH_ITEM_FAILURES
 from streamsim.clock import Clock, VirtualClock
 from streamsim.errors import ConfigError
@@ -136,7 +136,7 @@ def _numbered(prefix: str, values: np.ndarray, width: int) -> pd.Series:
 
 
 @dataclass
-class ScaleHandler:
+class ScaleHandler(BatchHandler):
     """The modelled handler: duration base + per record, cold starts, poison plays fail."""
 
     model: ScaleModel
