@@ -218,48 +218,46 @@ def _probe(backend: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> int:
     from streamsim.aws.backend import DEFAULT_REGION, REGION_ENV, check_region
-    from streamsim.workbench.deploy.plan import plan_text
 
     template, mapping, settings = build_from_args(args, args.name)
     assumptions = _assumptions(args, settings.strategy)
     region = check_region(args.region or os.environ.get(REGION_ENV) or DEFAULT_REGION)
-    print(
-        plan_text(
-            template,
-            rate=args.rate,
-            strategy=settings.strategy,
-            mapping=mapping,
-            memory_mb=settings.memory_mb,
-            region=region,
-            create_mapping=not args.no_mapping,
-            assumptions=assumptions,
-        )
-    )
+    print(_plan_of(args, template, mapping, settings, region, assumptions))
     return 0
+
+
+def _plan_of(
+    args: argparse.Namespace,
+    template: Any,
+    mapping: Any,
+    settings: Any,
+    region: str,
+    assumptions: Any,
+) -> str:
+    """The plan `deploy plan` and `deploy up` print (one text for the same arguments)."""
+    from streamsim.workbench.deploy.plan import plan_text
+
+    return plan_text(
+        template,
+        rate=args.rate,
+        strategy=settings.strategy,
+        mapping=mapping,
+        memory_mb=settings.memory_mb,
+        region=region,
+        create_mapping=not args.no_mapping,
+        assumptions=assumptions,
+    )
 
 
 def _up(args: argparse.Namespace) -> int:
     from streamsim.workbench.deploy import stack
     from streamsim.workbench.deploy.package import build_package
-    from streamsim.workbench.deploy.plan import plan_text
     from streamsim.workbench.deploy.template import render
 
     template, mapping, settings = build_from_args(args, args.stack)
     assumptions = _assumptions(args, settings.strategy)  # a bad run folder: before connecting
     with _open(args) as backend:  # probed: a dead local endpoint is refused before the plan
-        print(
-            plan_text(
-                template,
-                rate=args.rate,
-                strategy=settings.strategy,
-                mapping=mapping,
-                memory_mb=settings.memory_mb,
-                region=backend.region,
-                create_mapping=not args.no_mapping,
-                assumptions=assumptions,
-            ),
-            flush=True,
-        )
+        print(_plan_of(args, template, mapping, settings, backend.region, assumptions), flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             package = build_package(Path(tmp) / "streamsim-badges.zip")
             print(f"package: {package.size_bytes:,} bytes, sha256 {package.sha256[:12]}")
