@@ -51,6 +51,30 @@ def _dispositions(condition: bool) -> list[DispositionRow]:
     ]
 
 
+def _tuples_frame(rows, store) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """The frame of the tuples, the repeated texts ("code" columns) dictionary-encoded: the
+    same strings, as categoricals whose categories come in order of first appearance."""
+    frame = pd.DataFrame.from_records(rows, columns=list(type(rows[0])._fields))
+    for name, kind in store().__dict__["_kinds"].items():
+        if kind == "code":
+            texts = list(dict.fromkeys(v for v in frame[name] if pd.notna(v)))
+            frame[name] = pd.Categorical(frame[name], categories=pd.Index(texts, dtype="str"))
+    return frame
+
+
+def test_repeated_texts_are_categoricals_of_the_same_strings() -> None:
+    frame = disposition_rows()
+    for row in _dispositions(True):
+        frame.append(row)
+    got = frame.frame()
+    for name in ("mapping", "shard_id", "disposition", "condition", "clock"):
+        assert isinstance(got[name].dtype, pd.CategoricalDtype), name
+        assert got[name].cat.codes.dtype.itemsize == 1, name  # a byte a row, not the text
+        expected = [getattr(row, name) for row in _dispositions(True)]
+        assert [None if v != v else v for v in got[name].tolist()] == expected, name
+        assert all(type(v) is str for v in got[name].cat.categories), name
+
+
 @pytest.mark.parametrize(
     ("rows", "store"),
     [
@@ -66,7 +90,7 @@ def test_row_columns_give_back_the_rows_and_the_frame_of_the_rows(rows, store) -
         kept.append(row)
     assert list(kept) == rows
     assert kept[-1] == rows[-1] and kept[1:3] == rows[1:3] and len(kept) == len(rows)
-    expected = pd.DataFrame.from_records(rows, columns=list(type(rows[0])._fields))
+    expected = _tuples_frame(rows, store)
     pd.testing.assert_frame_equal(kept.frame(), expected)
     pd.testing.assert_frame_equal(kept.frame(release=True), expected)
     assert len(kept) == 0 and list(kept) == []  # released: emptied as the frame took the rows

@@ -4,8 +4,8 @@ A capture of a 36 M-record run cannot keep a named tuple (and its strings) per r
 400 bytes each. ``RowColumns`` looks like the list it replaces (append, len, index, iterate: the
 same tuples come back) but keeps each field as a compact column: repeated texts as codes, texts
 as UTF-8 bytes, sequence numbers as 64-bit offsets, numbers in arrays; ``frame()`` builds the
-DataFrame from the columns without a Python object per row (the same dtypes as a DataFrame of
-the tuples: text columns ``str``, numbers int64/float64).
+DataFrame from the columns without a Python object per row (free texts ``str``, repeated texts
+as categoricals of strings, numbers int64/float64: the values of a DataFrame of the tuples).
 """
 
 from __future__ import annotations
@@ -42,17 +42,21 @@ class _Codes:
         return self.values[self.codes[i]]
 
     def series(self) -> Any:
+        """Texts (None: missing) as a pandas categorical of strings: a byte or two per row,
+        not the text (runschema accepts a text column stored so); other values as objects."""
         import numpy as np
         import pandas as pd
-        import pyarrow as pa
 
         codes = np.frombuffer(self.codes, dtype=np.int32)
         values = self.values
-        if all(v is None for v in values):  # as a DataFrame of the tuples has it: None objects
-            return pd.Series([None] * len(codes), dtype=object)
         if all(isinstance(v, str) or v is None for v in values):
-            text = pa.array(values, type=pa.large_string())
-            return _arrow_series(text.take(pa.array(codes)), pd)
+            texts: dict[str, int] = {}  # plain str (a str enum's value), code in the categories
+            for v in values:
+                if v is not None:
+                    texts.setdefault(str.__str__(v), len(texts))
+            remap = np.array([-1 if v is None else texts[str.__str__(v)] for v in values], np.int32)
+            dtype = pd.CategoricalDtype(pd.Index(list(texts), dtype="str"))
+            return pd.Series(pd.Categorical.from_codes(remap[codes], dtype=dtype))
         return pd.Series([values[c] for c in codes.tolist()], dtype=object)
 
 
