@@ -455,7 +455,7 @@ def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
 
 
 #: Plays whose keys are checked at a time (bounds the transient key texts).
-_KEY_CHUNK = 1 << 20
+_KEY_CHUNK = 1 << 16
 
 
 def _records_by_rank(
