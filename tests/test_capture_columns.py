@@ -19,7 +19,10 @@ def _records() -> list[RecordRow]:
             "m",
             f"shard-{i % 3}",
             str(10**20 + i * 10**17),  # sequence numbers across a 10**18 boundary
-            f"e{i}",
+            # eventIDs: 16 characters and 16 hex digits (kept as 12 bytes), and any other text
+            f"{'0cf24d7684f64a76' if i % 5 else 'é' * 16}{(i * 0x1F1F1F1F1F1F1F1F) % 2**64:016x}"
+            if i % 7
+            else f"e{i}",
             "INSERT" if i % 4 else "MODIFY",
             '{"k":{"S":"é😀' + str(i) + '"}}',
             1.5 + i,
@@ -31,6 +34,9 @@ def _records() -> list[RecordRow]:
     ]
     rows[3] = rows[3]._replace(sequence_number="000123")  # not a plain number: kept as text
     rows[4] = rows[4]._replace(sequence_number="7")  # far below the first: an offset still
+    rows[8] = rows[8]._replace(event_id="0cf24d7684f64a76" + "0000000000000A1F")  # upper case
+    rows[9] = rows[9]._replace(event_id="0cf24d7684f64a76" + "-000000000000a1f")
+    rows[10] = rows[10]._replace(event_id="0cf24d7684f64a76" + "000000000000a1fg")
     return rows
 
 
@@ -99,3 +105,16 @@ def test_row_columns_give_back_the_rows_and_the_frame_of_the_rows(rows, store) -
 def test_an_empty_store_is_an_empty_frame_with_the_columns() -> None:
     assert list(record_rows().frame().columns) == list(RecordRow._fields)
     assert record_rows() == []
+
+
+def test_a_frame_taken_mid_run_leaves_the_store_growing() -> None:
+    """Only a released store hands its buffers to the frame; a live one keeps appending."""
+    rows = _records()
+    kept = record_rows()
+    for row in rows[:10]:
+        kept.append(row)
+    first = kept.frame()
+    for row in rows[10:]:
+        kept.append(row)
+    pd.testing.assert_frame_equal(first, _tuples_frame(rows[:10], record_rows))
+    pd.testing.assert_frame_equal(kept.frame(release=True), _tuples_frame(rows, record_rows))

@@ -41,7 +41,7 @@ class _Codes:
     def __getitem__(self, i: int) -> Any:
         return self.values[self.codes[i]]
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
         """Texts (None: missing) as a pandas categorical of strings: a byte or two per row,
         not the text (runschema accepts a text column stored so); other values as objects."""
         import numpy as np
@@ -80,7 +80,9 @@ class _Text:
             return None
         return self.data[self.offsets[i] : self.offsets[i + 1]].decode("utf-8", "surrogatepass")
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
+        """The texts as an Arrow-backed str column. ``release`` (the store is dropped next):
+        the column takes the bytes as they are, without a copy."""
         import numpy as np
         import pandas as pd
         import pyarrow as pa
@@ -91,14 +93,86 @@ class _Text:
             mask = np.ones(n, dtype=bool)
             mask[list(self.nulls)] = False
             valid = pa.py_buffer(np.packbits(mask, bitorder="little").tobytes())
+        # Shared buffers pin the bytearray (it could no longer grow): only when released.
         arrow = pa.LargeStringArray.from_buffers(
             n,
-            pa.py_buffer(bytes(self.offsets)),
-            pa.py_buffer(bytes(self.data)),
+            pa.py_buffer(self.offsets if release else bytes(self.offsets)),
+            pa.py_buffer(self.data if release else bytes(self.data)),
             valid,
             len(self.nulls),
         )
         return _arrow_series(arrow, pd)
+
+
+class _Hex:
+    """32-character texts ending in 16 lowercase hex digits (eventIDs: a stream's 16-digit
+    prefix, then 16 digits from the sequence number): the prefix as a code and the digits as
+    8 bytes, 12 bytes a row instead of 40; any other text is kept as it is."""
+
+    def __init__(self) -> None:
+        self.prefixes = _Codes()
+        self.digits = bytearray()  # 8 bytes a row: the 16 hex digits as bytes.fromhex reads them
+        self.other: dict[int, str | None] = {}
+        self._n = 0
+
+    def append(self, value: str | None) -> None:
+        if type(value) is str and len(value) == 32:
+            tail = value[16:]
+            if tail.isalnum() and tail.lower() == tail:  # lowercase, no sign or space
+                try:
+                    self.digits += bytes.fromhex(tail)
+                except ValueError:  # letters past f
+                    pass
+                else:
+                    self.prefixes.append(value[:16])
+                    self._n += 1
+                    return
+        self.other[self._n] = value
+        self.prefixes.append(None)
+        self.digits += bytes(8)
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> str | None:
+        if i in self.other:
+            return self.other[i]
+        return f"{self.prefixes[i]}{self.digits[8 * i : 8 * i + 8].hex()}"
+
+    def series(self, release: bool = False) -> Any:
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = self._n
+        prefixes = self.prefixes.values
+        codes = np.frombuffer(self.prefixes.codes, dtype=np.int32)
+        numbers = np.frombuffer(self.digits, dtype=">u8")
+        chunks = [pa.array([], type=pa.large_string())]
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            if self.other and any(start <= i < stop for i in self.other):
+                texts = [self[i] for i in range(start, stop)]
+                chunks.append(pa.array(texts, type=pa.large_string()))
+                continue
+            # 16 hex digits of each number, as 16 bytes a row, after its prefix
+            part = numbers[start:stop]
+            nibbles = (part[:, None] >> (np.arange(60, -4, -4, dtype=np.uint64))) & np.uint64(15)
+            digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+            low = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(16), len(part), [None, pa.py_buffer(np.ascontiguousarray(digits))]
+            )
+            high = pa.array(prefixes, type=pa.large_string()).take(pa.array(codes[start:stop]))
+            chunks.append(
+                pc.binary_join_element_wise(
+                    high,
+                    pc.cast(pc.cast(low, pa.large_binary()), pa.large_string()),
+                    pa.scalar("", pa.large_string()),
+                )
+            )
+        return _arrow_series(pa.concat_arrays(chunks), pd)
 
 
 class _Decimal:
@@ -134,7 +208,7 @@ class _Decimal:
         assert self.base is not None
         return str(self.base + self.offsets[i])
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
         import numpy as np
         import pandas as pd
         import pyarrow as pa
@@ -180,12 +254,13 @@ class _Numbers:
             return None
         return value
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
         import numpy as np
         import pandas as pd
 
         dtype = np.float64 if self.values.typecode == "d" else np.int64
-        return pd.Series(np.frombuffer(self.values, dtype=dtype).copy(), dtype=dtype)
+        numbers = np.frombuffer(self.values, dtype=dtype)  # released: shared, not copied
+        return pd.Series(numbers if release else numbers.copy(), dtype=dtype)
 
 
 def _arrow_series(arrow: Any, pd: Any) -> Any:
@@ -195,11 +270,13 @@ def _arrow_series(arrow: Any, pd: Any) -> Any:
     return pd.Series(ArrowStringArray(arrow, dtype=dtype))
 
 
-#: Column kinds: repeated texts, free texts, decimal texts, floats, optional floats, integers.
+#: Column kinds: repeated texts, free texts, decimal texts, hex ids, floats, optional floats,
+#: integers.
 KINDS: dict[str, Any] = {
     "code": _Codes,
     "text": _Text,
     "decimal": _Decimal,
+    "hex": _Hex,
     "float": lambda: _Numbers("d"),
     "optional_float": lambda: _Numbers("d", optional=True),
     "int": lambda: _Numbers("q"),
@@ -270,7 +347,7 @@ class RowColumns(Sequence[T], Generic[T]):
             return pd.DataFrame(columns=list(self.fields))
         data = {}
         for i, name in enumerate(self.fields):
-            data[name] = self._columns[i].series()
+            data[name] = self._columns[i].series(release)
             if release:
                 self._columns[i] = None
         if release:
