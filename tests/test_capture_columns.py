@@ -90,7 +90,13 @@ def test_repeated_texts_are_categoricals_of_the_same_strings() -> None:
         (_dispositions(False), disposition_rows),
     ],
 )
-def test_row_columns_give_back_the_rows_and_the_frame_of_the_rows(rows, store) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("chunk", [1 << 20, 4])  # texts converted a chunk at a time
+def test_row_columns_give_back_the_rows_and_the_frame_of_the_rows(
+    rows, store, chunk, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from streamsim.aws.trigger import columns
+
+    monkeypatch.setattr(columns, "_CHUNK", chunk)
     kept = store()
     for row in rows:
         kept.append(row)

@@ -181,12 +181,15 @@ def _timeline_outcomes(run) -> list[object]:  # type: ignore[no-untyped-def]
 def test_at_scale_plays_pair_with_records_by_rank_without_the_keys_join(
     scale_run, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
+    from streamsim.workbench.scale import metrics
     from streamsim.workbench.scale import run as run_module
 
     def no_key_join(*args: object) -> object:
         raise AssertionError("joined by the keys text")
 
     monkeypatch.setattr(run_module, "_records_by_key", no_key_join)
+    monkeypatch.setattr(metrics, "_CHUNK", 7)  # sequence numbers read a few at a time
+    monkeypatch.setattr(run_module, "_KEY_CHUNK", 5)  # keys checked a few plays at a time
     disposition, _ = run_module._play_outcomes(scale_run)
     assert list(disposition) == _timeline_outcomes(scale_run)
     assert {"processed", "destination"} <= set(disposition)

@@ -149,7 +149,8 @@ class _Hex:
         n = self._n
         prefixes = self.prefixes.values
         codes = np.frombuffer(self.prefixes.codes, dtype=np.int32)
-        numbers = np.frombuffer(self.digits, dtype=">u8")
+        digits = np.frombuffer(self.digits, dtype=np.uint8)
+        pairs = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
         chunks = [pa.array([], type=pa.large_string())]
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
@@ -157,12 +158,10 @@ class _Hex:
                 texts = [self[i] for i in range(start, stop)]
                 chunks.append(pa.array(texts, type=pa.large_string()))
                 continue
-            # 16 hex digits of each number, as 16 bytes a row, after its prefix
-            part = numbers[start:stop]
-            nibbles = (part[:, None] >> (np.arange(60, -4, -4, dtype=np.uint64))) & np.uint64(15)
-            digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nibbles]
+            # each of the 8 bytes as its 2 hex digits: 16 bytes a row, after its prefix
+            part = digits[8 * start : 8 * stop]
             low = pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(16), len(part), [None, pa.py_buffer(np.ascontiguousarray(digits))]
+                pa.binary(16), stop - start, [None, pa.py_buffer(pairs[part])]
             )
             high = pa.array(prefixes, type=pa.large_string()).take(pa.array(codes[start:stop]))
             chunks.append(
@@ -172,7 +171,7 @@ class _Hex:
                     pa.scalar("", pa.large_string()),
                 )
             )
-        return _arrow_series(pa.concat_arrays(chunks), pd)
+        return _arrow_series(pa.chunked_array(chunks[1:] or chunks), pd)
 
 
 class _Decimal:
@@ -220,22 +219,25 @@ class _Decimal:
         if n and not self.other and self.base is not None and 0 <= self.base < 2**62 * split:
             high_base, low_base = divmod(self.base, split)
             if low_base + int(offsets.min()) >= 0 and low_base + int(offsets.max()) < 2**63:
-                # base + offset = high * 10**18 + low, written as text without a Python int each
-                low = offsets + low_base
-                high = low // split + high_base
-                low = low % split
-                low_text = pc.cast(pa.array(low), pa.large_string())
-                high_text = pc.cast(pa.array(high), pa.large_string())
-                joined = pc.binary_join_element_wise(
-                    high_text, pc.utf8_lpad(low_text, 18, "0"), pa.scalar("", pa.large_string())
-                )
-                text = pc.if_else(pa.array(high > 0), joined, low_text)
-                return _arrow_series(text, pd)
+                # base + offset = high * 10**18 + low, written as text without a Python int
+                # each, a chunk at a time (bounds the transient texts)
+                parts = []
+                for start in range(0, n, _CHUNK):
+                    low = offsets[start : start + _CHUNK] + low_base
+                    high = low // split + high_base
+                    low = low % split
+                    low_text = pc.cast(pa.array(low), pa.large_string())
+                    high_text = pc.cast(pa.array(high), pa.large_string())
+                    joined = pc.binary_join_element_wise(
+                        high_text, pc.utf8_lpad(low_text, 18, "0"), pa.scalar("", pa.large_string())
+                    )
+                    parts.append(pc.if_else(pa.array(high > 0), joined, low_text))
+                return _arrow_series(pa.chunked_array(parts), pd)
         chunks = [pa.array([], type=pa.large_string())]
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
             chunks.append(pa.array([self[i] for i in range(start, stop)], type=pa.large_string()))
-        return _arrow_series(pa.concat_arrays(chunks), pd)
+        return _arrow_series(pa.chunked_array(chunks[1:] or chunks), pd)
 
 
 class _Numbers:
@@ -346,6 +348,8 @@ class RowColumns(Sequence[T], Generic[T]):
         if not self._n:
             return pd.DataFrame(columns=list(self.fields))
         data = {}
+        if release:
+            self._appends = []  # (each holds its column: the columns go as they are converted)
         for i, name in enumerate(self.fields):
             data[name] = self._columns[i].series(release)
             if release:

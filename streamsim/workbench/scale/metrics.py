@@ -20,9 +20,9 @@ import pandas as pd
 MINUTE = 60.0
 
 
-def arrow_text(values: Any) -> Any:
+def arrow_text(values: Any, combine: bool = True) -> Any:
     """A text column (pandas or Arrow) as one Arrow large_string array, without copying a str
-    column into Python objects."""
+    column into Python objects; ``combine=False``: its chunks as they are (no copy)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -34,7 +34,7 @@ def arrow_text(values: Any) -> Any:
         data = pa.array(values.astype(str).to_numpy(dtype=object), from_pandas=True)
     if data.type != pa.large_string():
         data = pc.cast(data, pa.large_string())
-    if isinstance(data, pa.ChunkedArray):  # one chunk as it is (combining would copy it)
+    if isinstance(data, pa.ChunkedArray) and combine:  # one chunk as it is (combining copies)
         return data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
     return data
 
@@ -82,7 +82,7 @@ def sequence_offsets(*columns: Any) -> list[np.ndarray] | None:
     out: list[np.ndarray] = []
     high: Any = None
     for column in columns:
-        text = arrow_text(column)
+        text = arrow_text(column, combine=False)
         if text.null_count:
             return None
         numbers = np.empty(len(text), dtype=np.int64)

@@ -474,7 +474,7 @@ def _records_by_rank(
     del order, first
     if len(record) != len(plays):
         return None
-    keys = arrow_text(inserts["keys"])
+    keys = arrow_text(inserts["keys"], combine=False)
     for start in range(0, len(plays), _KEY_CHUNK):
         part = plays.iloc[start : start + _KEY_CHUNK]
         expected = arrow_text(
