@@ -212,3 +212,42 @@ def test_plays_that_do_not_pair_by_rank_join_by_key(scale_run) -> None:  # type:
     plays = scale_run.plays.iloc[[1, 0, *range(2, len(scale_run.plays))]].reset_index(drop=True)
     swapped = replace(scale_run, tables={**scale_run.tables, "plays": plays})
     assert list(run_module._play_outcomes(swapped)[0]) == _timeline_outcomes(swapped)
+
+
+# ---- the scale command's memory refusal holds what a run needs ------------------------------
+
+_PEAK = """
+import sys
+from streamsim.workbench.scale.model import ScaleModel
+from streamsim.workbench.scale.run import ScaleScenario, simulate_scale
+
+simulate_scale(ScaleScenario(rate=10_000, seconds=float(sys.argv[1]), shards=20,
+                             model=ScaleModel(rollover_hours=0)))
+for line in open("/proc/self/status"):
+    if line.startswith("VmHWM:"):
+        print(int(line.split()[1]) * 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_scale_run_needs_less_memory_per_play_than_the_refusal_assumes() -> None:
+    """The peak memory each further play adds (two run sizes, each in a fresh process) stays
+    under ``BYTES_PER_PLAY``, the figure ``streamsim scale`` refuses runs by."""
+    import subprocess
+    import sys
+
+    from streamsim.workbench.scale.command import BYTES_PER_PLAY
+
+    def peak(seconds: float) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK, str(seconds)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=600,
+        )
+        return int(done.stdout.split()[-1])
+
+    small, large = peak(3.0), peak(12.0)  # 30,000 and 120,000 plays
+    per_play = (large - small) / 90_000
+    assert 0 < per_play < BYTES_PER_PLAY, per_play

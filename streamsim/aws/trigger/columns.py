@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar, overload
 T = TypeVar("T")
 
 #: Texts converted a chunk at a time when building a frame (bounds the transient objects).
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 
 
 class _Codes:

@@ -64,7 +64,7 @@ def first_rows(column: pd.Series) -> np.ndarray:
 
 
 #: Rows converted at a time (bounds the transient text slices of ``sequence_offsets``).
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 #: Digits of a sequence number's low part (fits int64); the part above must be the same text.
 _LOW_DIGITS = 18
 
