@@ -422,9 +422,11 @@ def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
 
     At scale the plays are written in row order, so the stream numbers them in that order: the
     i-th play's record is the INSERT record with the i-th smallest sequence number. That
-    pairing is taken when every pair's keys are equal (checked a chunk of plays at a time) and
-    the plays' keys are unique (the synthetic plays' play ids are, and are part of the key);
-    otherwise (a play never read, another writer) the plays join the records by the keys text.
+    pairing is taken when every pair's keys are equal (checked a chunk of plays at a time);
+    otherwise (a play never read, plays reordered) the plays join the records by the keys text.
+    Both give the same records when no two plays share a key, as in ``simulate_scale`` (each
+    play written once, its unique play id part of its key); with a shared key the text join
+    would give both plays the first one.
     Sequence numbers join as numbers (``sequence_offsets``) when they can."""
     plays, records, dispositions = run.plays, run.records, run.dispositions
     insert = (records["event_name"] == "INSERT").to_numpy(dtype=bool)
