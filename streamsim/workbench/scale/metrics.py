@@ -60,7 +60,15 @@ def first_rows(column: pd.Series) -> np.ndarray:
     numbers = sequence_offsets(column)
     if numbers is None:
         return first_match(column, column) == np.arange(len(column))
-    return first_match_numbers(numbers[0], numbers[0]) == np.arange(len(column))
+    values = numbers[0]
+    order = np.argsort(values, kind="stable")  # equal values: the first row first
+    ordered = values[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    del ordered
+    mask = np.zeros(len(order), dtype=bool)
+    mask[order[starts]] = True
+    return mask
 
 
 #: Rows converted at a time (bounds the transient text slices of ``sequence_offsets``).
