@@ -272,6 +272,7 @@ def test_a_discarded_play_is_lost(clean: Run) -> None:
     run = _copy(clean)
     run.tables["destination_witness"] = run.destination_witness.iloc[0:0]
     d = run.dispositions
+    d["disposition"] = d["disposition"].astype(str)  # a categorical takes no new value as is
     d.loc[d["disposition"] == "destination", "disposition"] = "discarded"
     acc = accounting(run)
     assert acc["discarded"] > 0 and acc["lost"] == acc["discarded"] and not acc["ok"]

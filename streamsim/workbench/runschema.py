@@ -165,6 +165,14 @@ def _kind_ok(column: Column, series: pd.Series) -> bool:
     from pandas.api import types
 
     if column.kind in ("str", "json"):
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # A text column may be stored dictionary-encoded (a categorical of strings: a code
+            # per row; the run tables' repeated shard ids, mappings, clocks): its values are
+            # still strings. A categorical of anything else is not text.
+            categories = series.dtype.categories
+            return bool(
+                types.is_string_dtype(categories) or types.is_object_dtype(categories)
+            ) and all(isinstance(value, str) for value in categories)
         values = series.dropna()
         return bool(types.is_string_dtype(series) or types.is_object_dtype(series)) and (
             values.empty or isinstance(values.iloc[0], str)

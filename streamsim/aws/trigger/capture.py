@@ -95,7 +95,7 @@ RECORD_COLUMNS = {
     "mapping": "code",
     "shard_id": "code",
     "sequence_number": "decimal",
-    "event_id": "text",
+    "event_id": "hex",
     "event_name": "code",
     "keys": "text",
     "created_at": "float",

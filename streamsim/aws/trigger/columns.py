@@ -4,8 +4,8 @@ A capture of a 36 M-record run cannot keep a named tuple (and its strings) per r
 400 bytes each. ``RowColumns`` looks like the list it replaces (append, len, index, iterate: the
 same tuples come back) but keeps each field as a compact column: repeated texts as codes, texts
 as UTF-8 bytes, sequence numbers as 64-bit offsets, numbers in arrays; ``frame()`` builds the
-DataFrame from the columns without a Python object per row (the same dtypes as a DataFrame of
-the tuples: text columns ``str``, numbers int64/float64).
+DataFrame from the columns without a Python object per row (free texts ``str``, repeated texts
+as categoricals of strings, numbers int64/float64: the values of a DataFrame of the tuples).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, overload
 T = TypeVar("T")
 
 #: Texts converted a chunk at a time when building a frame (bounds the transient objects).
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 
 
 class _Codes:
@@ -54,18 +54,22 @@ class _Codes:
     def __getitem__(self, i: int) -> Any:
         return self.values[self.codes[i]]
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
+        """Texts (None: missing) as a pandas categorical of strings: a byte or two per row,
+        not the text (runschema accepts a text column stored so); other values as objects."""
         import numpy as np
         import pandas as pd
-        import pyarrow as pa
 
         codes = np.frombuffer(self.codes, dtype=np.int32)
         values = self.values
-        if all(v is None for v in values):  # as a DataFrame of the tuples has it: None objects
-            return pd.Series([None] * len(codes), dtype=object)
         if all(isinstance(v, str) or v is None for v in values):
-            text = pa.array(values, type=pa.large_string())
-            return _arrow_series(text.take(pa.array(codes)), pd)
+            texts: dict[str, int] = {}  # plain str (a str enum's value), code in the categories
+            for v in values:
+                if v is not None:
+                    texts.setdefault(str.__str__(v), len(texts))
+            remap = np.array([-1 if v is None else texts[str.__str__(v)] for v in values], np.int32)
+            dtype = pd.CategoricalDtype(pd.Index(list(texts), dtype="str"))
+            return pd.Series(pd.Categorical.from_codes(remap[codes], dtype=dtype))
         return pd.Series([values[c] for c in codes.tolist()], dtype=object)
 
 
@@ -130,7 +134,9 @@ class _Text:
             return None
         return self.data[self.offsets[i] : self.offsets[i + 1]].decode("utf-8", "surrogatepass")
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
+        """The texts as an Arrow-backed str column. ``release`` (the store is dropped next):
+        the column takes the bytes as they are, without a copy."""
         import numpy as np
         import pandas as pd
         import pyarrow as pa
@@ -141,14 +147,117 @@ class _Text:
             mask = np.ones(n, dtype=bool)
             mask[list(self.nulls)] = False
             valid = pa.py_buffer(np.packbits(mask, bitorder="little").tobytes())
+        # Shared buffers pin the bytearray (it could no longer grow): only when released.
         arrow = pa.LargeStringArray.from_buffers(
             n,
-            pa.py_buffer(bytes(self.offsets)),
-            pa.py_buffer(bytes(self.data)),
+            pa.py_buffer(self.offsets if release else bytes(self.offsets)),
+            pa.py_buffer(self.data if release else bytes(self.data)),
             valid,
             len(self.nulls),
         )
         return _arrow_series(arrow, pd)
+
+
+class _Hex:
+    """32-character texts ending in 16 lowercase hex digits (eventIDs: a stream's 16-digit
+    prefix, then 16 digits from the sequence number): the prefix as a code and the digits as
+    8 bytes, 12 bytes a row instead of 40; any other text is kept as it is."""
+
+    def __init__(self) -> None:
+        self.prefixes = _Codes()
+        self.digits = bytearray()  # 8 bytes a row: the 16 hex digits as bytes.fromhex reads them
+        self.other: dict[int, str | None] = {}
+        self._n = 0
+
+    def append(self, value: str | None) -> None:
+        if type(value) is str and len(value) == 32:
+            tail = value[16:]
+            if tail.isalnum() and tail.lower() == tail:  # lowercase, no sign or space
+                try:
+                    self.digits += bytes.fromhex(tail)
+                except ValueError:  # letters past f
+                    pass
+                else:
+                    self.prefixes.append(value[:16])
+                    self._n += 1
+                    return
+        self.other[self._n] = value
+        self.prefixes.append(None)
+        self.digits += bytes(8)
+        self._n += 1
+
+    def extend_many(self, values: Any) -> None:
+        """Many texts at once. A ``FixedTexts`` block (or ``S`` array) of 32-byte eventIDs whose last 16 bytes
+        are all lowercase hex digits is converted in one pass (the same bytes ``append`` would
+        keep); anything else row by row."""
+        import numpy as np
+
+        if isinstance(values, np.ndarray) and values.dtype.kind == "S":
+            values = FixedTexts(values)  # bytes texts (a block's eventIDs), as ``_Text`` takes
+        if isinstance(values, FixedTexts):
+            texts = values.texts
+            if texts.dtype.itemsize == 32 and len(texts):
+                m = np.frombuffer(texts.tobytes(), dtype=np.uint8).reshape(-1, 32)
+                tail = m[:, 16:]
+                digit = (tail >= 0x30) & (tail <= 0x39)
+                if (digit | ((tail >= 0x61) & (tail <= 0x66))).all():
+                    nibbles = np.where(digit, tail - 0x30, tail - 0x57).astype(np.uint8)
+                    self.digits += ((nibbles[:, 0::2] << 4) | nibbles[:, 1::2]).tobytes()
+                    prefixes = np.ascontiguousarray(m[:, :16]).view("S16").ravel()
+                    if (prefixes == prefixes[0]).all():
+                        self.prefixes.extend_block(prefixes[0].decode("ascii"), len(texts))
+                    else:
+                        self.prefixes.extend_many(p.decode("ascii") for p in prefixes.tolist())
+                    self._n += len(texts)
+                    return
+            values = [t.decode("utf-8", "surrogatepass") for t in texts.tolist()]
+        for value in values:
+            self.append(value)
+
+    def extend_block(self, value: str | None, n: int) -> None:
+        for _ in range(n):
+            self.append(value)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i: int) -> str | None:
+        if i in self.other:
+            return self.other[i]
+        return f"{self.prefixes[i]}{self.digits[8 * i : 8 * i + 8].hex()}"
+
+    def series(self, release: bool = False) -> Any:
+        import numpy as np
+        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = self._n
+        prefixes = self.prefixes.values
+        codes = np.frombuffer(self.prefixes.codes, dtype=np.int32)
+        digits = np.frombuffer(self.digits, dtype=np.uint8)
+        pairs = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
+        chunks = [pa.array([], type=pa.large_string())]
+        for start in range(0, n, _CHUNK):
+            stop = min(n, start + _CHUNK)
+            if self.other and any(start <= i < stop for i in self.other):
+                texts = [self[i] for i in range(start, stop)]
+                chunks.append(pa.array(texts, type=pa.large_string()))
+                continue
+            # each of the 8 bytes as its 2 hex digits: 16 bytes a row, after its prefix
+            part = digits[8 * start : 8 * stop]
+            low = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(16), stop - start, [None, pa.py_buffer(pairs[part])]
+            )
+            high = pa.array(prefixes, type=pa.large_string()).take(pa.array(codes[start:stop]))
+            chunks.append(
+                pc.binary_join_element_wise(
+                    high,
+                    pc.cast(pc.cast(low, pa.large_binary()), pa.large_string()),
+                    pa.scalar("", pa.large_string()),
+                )
+            )
+        return _arrow_series(pa.chunked_array(chunks[1:] or chunks), pd)
 
 
 class _Decimal:
@@ -210,7 +319,7 @@ class _Decimal:
         assert self.base is not None
         return str(self.base + self.offsets[i])
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
         import numpy as np
         import pandas as pd
         import pyarrow as pa
@@ -222,22 +331,25 @@ class _Decimal:
         if n and not self.other and self.base is not None and 0 <= self.base < 2**62 * split:
             high_base, low_base = divmod(self.base, split)
             if low_base + int(offsets.min()) >= 0 and low_base + int(offsets.max()) < 2**63:
-                # base + offset = high * 10**18 + low, written as text without a Python int each
-                low = offsets + low_base
-                high = low // split + high_base
-                low = low % split
-                low_text = pc.cast(pa.array(low), pa.large_string())
-                high_text = pc.cast(pa.array(high), pa.large_string())
-                joined = pc.binary_join_element_wise(
-                    high_text, pc.utf8_lpad(low_text, 18, "0"), pa.scalar("", pa.large_string())
-                )
-                text = pc.if_else(pa.array(high > 0), joined, low_text)
-                return _arrow_series(text, pd)
+                # base + offset = high * 10**18 + low, written as text without a Python int
+                # each, a chunk at a time (bounds the transient texts)
+                parts = []
+                for start in range(0, n, _CHUNK):
+                    low = offsets[start : start + _CHUNK] + low_base
+                    high = low // split + high_base
+                    low = low % split
+                    low_text = pc.cast(pa.array(low), pa.large_string())
+                    high_text = pc.cast(pa.array(high), pa.large_string())
+                    joined = pc.binary_join_element_wise(
+                        high_text, pc.utf8_lpad(low_text, 18, "0"), pa.scalar("", pa.large_string())
+                    )
+                    parts.append(pc.if_else(pa.array(high > 0), joined, low_text))
+                return _arrow_series(pa.chunked_array(parts), pd)
         chunks = [pa.array([], type=pa.large_string())]
         for start in range(0, n, _CHUNK):
             stop = min(n, start + _CHUNK)
             chunks.append(pa.array([self[i] for i in range(start, stop)], type=pa.large_string()))
-        return _arrow_series(pa.concat_arrays(chunks), pd)
+        return _arrow_series(pa.chunked_array(chunks[1:] or chunks), pd)
 
 
 class _Numbers:
@@ -266,12 +378,13 @@ class _Numbers:
             return None
         return value
 
-    def series(self) -> Any:
+    def series(self, release: bool = False) -> Any:
         import numpy as np
         import pandas as pd
 
         dtype = np.float64 if self.values.typecode == "d" else np.int64
-        return pd.Series(np.frombuffer(self.values, dtype=dtype).copy(), dtype=dtype)
+        numbers = np.frombuffer(self.values, dtype=dtype)  # released: shared, not copied
+        return pd.Series(numbers if release else numbers.copy(), dtype=dtype)
 
 
 def _arrow_series(arrow: Any, pd: Any) -> Any:
@@ -313,11 +426,13 @@ class Decimals:
         self.offsets = offsets
 
 
-#: Column kinds: repeated texts, free texts, decimal texts, floats, optional floats, integers.
+#: Column kinds: repeated texts, free texts, decimal texts, hex ids, floats, optional floats,
+#: integers.
 KINDS: dict[str, Any] = {
     "code": _Codes,
     "text": _Text,
     "decimal": _Decimal,
+    "hex": _Hex,
     "float": lambda: _Numbers("d"),
     "optional_float": lambda: _Numbers("d", optional=True),
     "int": lambda: _Numbers("q"),
@@ -405,8 +520,10 @@ class RowColumns(Sequence[T], Generic[T]):
         if not self._n:
             return pd.DataFrame(columns=list(self.fields))
         data = {}
+        if release:
+            self._appends = []  # (each holds its column: the columns go as they are converted)
         for i, name in enumerate(self.fields):
-            data[name] = self._columns[i].series()
+            data[name] = self._columns[i].series(release)
             if release:
                 self._columns[i] = None
         if release:

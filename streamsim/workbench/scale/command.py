@@ -13,10 +13,12 @@ from typing import Any
 from streamsim.errors import ConfigError
 
 #: Peak memory a scale run holds per play sent, with headroom: peak RSS (VmHWM) / plays of one
-#: ``simulate_scale`` at 10,000 plays/s over 100 shards was 1,525 bytes at 1 M plays and at
-#: most 1,418 at 3 M (docs/performance.md, "Round 2"), ~45 % headroom over the 1 M figure. A run that cannot fit is
+#: ``simulate_scale`` at 10,000 plays/s over 100 shards was 987 bytes at 1 M plays, 878 at
+#: 3 M, 662 at 10 M (docs/performance.md, "Round 3"), ~50 % over the 1 M figure; a test checks
+#: the memory each further play adds stays under it (about 1,190 bytes between 30,000 and
+#: 120,000 plays, where chunked conversions are not yet bounded). A run that cannot fit is
 #: refused before it starts rather than swapping or being killed hours in.
-BYTES_PER_PLAY = 2_200
+BYTES_PER_PLAY = 1_500
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

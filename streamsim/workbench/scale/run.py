@@ -33,7 +33,13 @@ from streamsim.clock import Clock, VirtualClock
 from streamsim.errors import ConfigError
 from streamsim.validation import require_int, require_positive
 from streamsim.workbench.runfolder import Run
-from streamsim.workbench.scale.metrics import arrow_text, cloudwatch_metrics, first_match
+from streamsim.workbench.scale.metrics import (
+    arrow_text,
+    cloudwatch_metrics,
+    first_match,
+    first_match_numbers,
+    sequence_offsets,
+)
 from streamsim.workbench.scale.model import (
     ScaleModel,
     auto_shards,
@@ -475,22 +481,35 @@ def _summary(
 def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
     """Each play's disposition (None: unaccounted) and its time, as ``analysis.play_timeline``
     joins them (plays to their first INSERT record by key, records to their first disposition
-    by sequence number), by Arrow on the columns: no frame per play, no Python string per row."""
-    import pyarrow as pa
+    by sequence number), on the columns: no frame per play, no Python string per row.
 
-    from streamsim.workbench.analysis import record_key
-
+    At scale the plays are written in row order, so the stream numbers them in that order: the
+    i-th play's record is the INSERT record with the i-th smallest sequence number. That
+    pairing is taken when every pair's keys are equal (checked a chunk of plays at a time);
+    otherwise (a play never read, plays reordered) the plays join the records by the keys text.
+    Both give the same records when no two plays share a key, as in ``simulate_scale`` (each
+    play written once, its unique play id part of its key); with a shared key the text join
+    would give both plays the first one.
+    Sequence numbers join as numbers (``sequence_offsets``) when they can."""
     plays, records, dispositions = run.plays, run.records, run.dispositions
     insert = (records["event_name"] == "INSERT").to_numpy(dtype=bool)
     inserts = records if insert.all() else records.loc[insert]
-    keys = record_key(plays["player_id"].astype(str), plays["play_key"].astype(str))
-    record = first_match(keys, inserts["keys"])
-    del keys
-    seq = arrow_text(inserts["sequence_number"]).take(
-        pa.array(np.maximum(record, 0), mask=record < 0)
-    )
-    found = first_match(seq, dispositions["sequence_number"])
-    del seq
+    numbers = sequence_offsets(inserts["sequence_number"], dispositions["sequence_number"])
+    record = _records_by_rank(plays, inserts, numbers[0]) if numbers is not None else None
+    if record is None:
+        record = _records_by_key(plays, inserts)
+    if numbers is not None:
+        seq = numbers[0][np.maximum(record, 0)]
+        found = first_match_numbers(seq, numbers[1])
+        found[record < 0] = -1
+    else:
+        import pyarrow as pa
+
+        seq_text = arrow_text(inserts["sequence_number"]).take(
+            pa.array(np.maximum(record, 0), mask=record < 0)
+        )
+        found = first_match(seq_text, dispositions["sequence_number"])
+    del record
     hit = found >= 0
     codes, kinds = pd.factorize(dispositions["disposition"])
     disposition = np.full(len(plays), None, dtype=object)
@@ -498,6 +517,46 @@ def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
     at = np.full(len(plays), np.nan)
     at[hit] = dispositions["at"].to_numpy(dtype=float)[found[hit]]
     return disposition, at
+
+
+#: Plays whose keys are checked at a time (bounds the transient key texts).
+_KEY_CHUNK = 1 << 16
+
+
+def _records_by_rank(
+    plays: pd.DataFrame, inserts: pd.DataFrame, sequence: np.ndarray
+) -> np.ndarray | None:
+    """Each play's INSERT record (a position in ``inserts``) by the rank of its sequence number
+    (repeated reads of a record: its first row), or None when the keys do not pair up."""
+    import pyarrow.compute as pc
+
+    from streamsim.workbench.analysis import record_key
+
+    order = np.argsort(sequence, kind="stable")
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sequence[order[1:]] != sequence[order[:-1]]
+    record = order[first]
+    del order, first
+    if len(record) != len(plays):
+        return None
+    keys = arrow_text(inserts["keys"], combine=False)
+    for start in range(0, len(plays), _KEY_CHUNK):
+        part = plays.iloc[start : start + _KEY_CHUNK]
+        expected = arrow_text(
+            record_key(part["player_id"].astype(str), part["play_key"].astype(str))
+        )
+        got = keys.take(record[start : start + _KEY_CHUNK])
+        if not pc.all(pc.equal(expected, got)).as_py():
+            return None
+    return record.astype(np.int64, copy=False)
+
+
+def _records_by_key(plays: pd.DataFrame, inserts: pd.DataFrame) -> np.ndarray:
+    """Each play's first INSERT record with its key (-1: none), joined on the keys text."""
+    from streamsim.workbench.analysis import record_key
+
+    keys = record_key(plays["player_id"].astype(str), plays["play_key"].astype(str))
+    return first_match(keys, inserts["keys"])
 
 
 def _cost(scenario: ScaleScenario, summary: dict[str, Any]) -> pd.DataFrame | None:
