@@ -221,6 +221,7 @@ class ShardCursor:
             self._row_origin = RowOrigin(
                 build=self._build_rows,
                 keys_texts=keys_texts,
+                keys_bytes=getattr(source, "keys_bytes", None),
                 event_ids=lambda block: streams.event_ids(block.seqs),
             )
         return self._row_origin

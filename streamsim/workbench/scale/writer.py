@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,12 @@ import pandas as pd
 from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import keys_json
 from streamsim.clock import Clock
+
+#: Key texts are built for chunks of 2**15 rows (``PlayRows.keys_bytes``) and the last 16 kept
+#: (at about 100 bytes a text, some 50 MB): far more than the rows polled in one moment.
+_KEY_CHUNK_BITS = 15
+_KEY_CHUNK_MASK = (1 << _KEY_CHUNK_BITS) - 1
+_KEY_CHUNKS_KEPT = 16
 
 #: How far ahead the writer writes (virtual seconds): one clock event per block.
 BLOCK_SECONDS = 10.0
@@ -268,7 +275,60 @@ class PlayRows:
 
     def keys_texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """``keys_json(keys(row))`` for many rows (the capture's key text), without the dicts."""
+        return [t.decode() for t in self.keys_bytes(rows).tolist()]
+
+    def keys_bytes(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The key texts of ``keys_texts`` as a bytes array (``S`` dtype; JSON writes them in
+        ASCII, with no NUL), taken from texts built vectorised a chunk of rows at a time and
+        kept for the last few chunks: a poll indexes them instead of formatting each record's
+        text (the rows a poll reads were written moments before, so they share a chunk)."""
         at = np.asarray(rows, dtype=np.int64)
+        if not len(at):
+            return np.zeros(0, dtype="S1")
+        first, last = int(at.min()) >> _KEY_CHUNK_BITS, int(at.max()) >> _KEY_CHUNK_BITS
+        if first == last:
+            return self._key_chunk(first)[at - (first << _KEY_CHUNK_BITS)]
+        chunks = at >> _KEY_CHUNK_BITS  # a page across chunks: each chunk's rows in place
+        parts = {int(c): self._key_chunk(int(c)) for c in np.unique(chunks).tolist()}
+        out = np.zeros(len(at), dtype=f"S{max(p.dtype.itemsize for p in parts.values())}")
+        for c, texts in parts.items():
+            mask = chunks == c
+            out[mask] = texts[at[mask] - (c << _KEY_CHUNK_BITS)]
+        return out
+
+    def _key_chunk(self, chunk: int) -> np.ndarray:
+        cache = self._key_chunks
+        texts = cache.get(chunk)
+        if texts is not None:
+            cache.move_to_end(chunk)
+            return texts
+        at = np.arange(chunk << _KEY_CHUNK_BITS, min(len(self), (chunk + 1) << _KEY_CHUNK_BITS))
+        if self.iso is not None or not self._plain_ids[at].all():
+            texts = np.array([t.encode() for t in self._keys_texts_per_row(at)], dtype=bytes)
+        else:
+            iso = iso_ms_bytes(self.played_ms[at])
+            add = np.strings.add
+            texts = add(b'{"play_key":{"S":"', iso)
+            texts = add(add(texts, b"#"), self.play_ids[at])
+            texts = add(
+                add(texts, b'"},"player_id":{"S":'), self._player_json_bytes[self.player_codes[at]]
+            )
+            texts = add(texts, b"}}")
+        cache[chunk] = texts
+        if len(cache) > _KEY_CHUNKS_KEPT:
+            cache.popitem(last=False)
+        return texts
+
+    @cached_property
+    def _key_chunks(self) -> OrderedDict[int, np.ndarray]:
+        return OrderedDict()
+
+    @cached_property
+    def _player_json_bytes(self) -> np.ndarray:
+        return np.array([p.encode() for p in self._player_json], dtype=bytes)
+
+    def _keys_texts_per_row(self, at: np.ndarray) -> list[str]:
+        """``keys_json(keys(row))`` formatted row by row (ids JSON escapes, five-digit years)."""
         iso = self._iso_texts(at)
         players = self._player_json
         ids = [i.decode() for i in self.play_ids[at].tolist()]
@@ -361,6 +421,41 @@ def play_image_json_sizes(rows: PlayRows) -> np.ndarray:
     image = 2 + len(names) - 1 + sum(text(v) + len(k) for k, v in names.items())
     keys = 2 + 1 + text(player) + len("player_id") + text(play_key) + len("play_key")
     return np.asarray(image + keys, dtype=np.int64)
+
+
+def iso_ms_bytes(ms: np.ndarray) -> np.ndarray:
+    """``numpy.datetime_as_string(ms as datetime64[ms], unit="ms", timezone="UTC")`` as ASCII
+    bytes (``S24``, ``YYYY-MM-DDTHH:MM:SS.mmmZ``) for times in the years 1000 to 9999, in
+    integer arithmetic (the proleptic Gregorian calendar's days to a date, as in H. Hinnant's
+    ``civil_from_days``): a few dozen array operations instead of a formatted text per time."""
+    ms = np.asarray(ms, dtype=np.int64)
+    days, in_day = np.divmod(ms, 86_400_000)
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    seconds, milli = np.divmod(in_day, 1000)
+    hour, rest = np.divmod(seconds, 3600)
+    minute, second = np.divmod(rest, 60)
+    out = np.empty((len(ms), 24), dtype=np.uint8)
+    out[:] = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
+    for value, start, width in (
+        (year, 0, 4),
+        (month, 5, 2),
+        (day, 8, 2),
+        (hour, 11, 2),
+        (minute, 14, 2),
+        (second, 17, 2),
+        (milli, 20, 3),
+    ):
+        for k in range(width):
+            out[:, start + k] += ((value // 10 ** (width - 1 - k)) % 10).astype(np.uint8)
+    return out.view("S24").ravel()
 
 
 def _needs_escape(texts: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
