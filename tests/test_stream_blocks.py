@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from streamsim.aws.stream.blocks import RecordBlock
-from streamsim.aws.stream.memory import InMemoryStream
-from streamsim.aws.stream.reader import StreamReader, datetime_rounded
+from streamsim.aws.stream.memory import InMemoryStream, datetime_rounded
+from streamsim.aws.stream.reader import StreamReader
 from streamsim.aws.stream.records import event_json_size, keys_json, to_lambda_record
 from streamsim.aws.trigger.capture import DispositionRow, RecordRow, disposition_rows, record_rows
 from streamsim.aws.trigger.checkpoints import ShardProgress
@@ -113,6 +113,41 @@ def test_key_texts_from_chunks_equal_the_per_record_texts(
         assert rows.keys_texts(at) == expected
         assert [t.decode() for t in rows.keys_bytes(at).tolist()] == expected
     assert len(rows._key_chunks) <= 3
+
+
+def test_a_shard_with_single_writes_trimmed_serves_rows_as_the_records_give_them() -> None:
+    """Creation times (rounded at write) and payload sizes stay in step with the rows when a
+    single write before them is trimmed (older than 24 h)."""
+    plays, sent = synthetic_plays(ScaleScenario(rate=40, seconds=3, players=5, seed=2), 1.7e9)
+    rows = PlayRows.from_frame(plays, sent)
+    now = [float(sent[0]) - 90_000.0]
+    stream = InMemoryStream("Plays", clock=lambda: now[0], shards=1, partition_key="player_id")
+    stream.write(rows.keys(0), rows.new_image(0), at=now[0] + 0.1234567)
+    stream.write_rows(
+        rows,
+        np.arange(len(rows)),
+        sent,
+        play_record_sizes(plays, sent),
+        route_hashes(plays["player_id"]),
+        play_image_json_sizes(rows),
+    )
+    now[0] = float(sent[-1]) + 1
+    blocks = _blocks(stream, limit=17)
+    assert sum(len(b) for b in blocks) == len(plays)  # the single write is gone
+    shard = stream.describe_stream(stream.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = stream.get_shard_iterator(
+        StreamArn=stream.stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    raw = stream.get_records(ShardIterator=it)["Records"]
+    region = StreamReader(stream, stream.stream_arn).region
+    built = [
+        to_lambda_record(r, stream_arn=stream.stream_arn, region=region, shard_id=shard)
+        for r in raw
+    ]
+    assert [c for b in blocks for c in b.created_at.tolist()] == [r.created_at for r in built]
+    assert [p for b in blocks for p in b.payload_bytes.tolist()] == [
+        event_json_size(r.event) for r in built
+    ]
 
 
 def test_iso_texts_in_integer_arithmetic_equal_numpy_s() -> None:
