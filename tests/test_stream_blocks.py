@@ -100,15 +100,19 @@ def test_key_texts_from_chunks_equal_the_per_record_texts(
     from streamsim.workbench.scale import writer
 
     monkeypatch.setattr(writer, "_KEY_CHUNK_BITS", bits)
-    monkeypatch.setattr(writer, "_KEY_CHUNK_MASK", (1 << bits) - 1)
+    monkeypatch.setattr(writer, "_KEY_CHUNK_OVERLAP", 1 << (bits - 2))
     monkeypatch.setattr(writer, "_KEY_CHUNKS_KEPT", 3)
     plays, sent = synthetic_plays(ScaleScenario(rate=80, seconds=5, players=25, seed=9), 1.7e9)
     plays.loc[5, "player_id"] = 'pé€"\\x'
     plays.loc[70, "play_id"] = "日本語\t"
     rows = PlayRows.from_frame(plays, sent)
     rng = np.random.default_rng(3)
-    for _ in range(40):
-        at = rng.choice(len(rows), size=int(rng.integers(1, 30)), replace=False)
+    for k in range(80):
+        if k % 2:  # rows from anywhere
+            at = rng.choice(len(rows), size=int(rng.integers(1, 30)), replace=False)
+        else:  # a run of rows, as a shard's page (within a chunk and its overlap, or not)
+            start = int(rng.integers(0, len(rows) - 12))
+            at = np.arange(start, start + int(rng.integers(1, 12)))
         expected = [keys_json(rows.keys(int(r))) for r in at]
         assert rows.keys_texts(at) == expected
         assert [t.decode() for t in rows.keys_bytes(at).tolist()] == expected

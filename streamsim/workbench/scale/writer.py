@@ -27,8 +27,10 @@ from streamsim.clock import Clock
 #: Key texts are built for chunks of 2**15 rows (``PlayRows.keys_bytes``) and the last 16 kept
 #: (at about 100 bytes a text, some 50 MB): far more than the rows polled in one moment.
 _KEY_CHUNK_BITS = 15
-_KEY_CHUNK_MASK = (1 << _KEY_CHUNK_BITS) - 1
 _KEY_CHUNKS_KEPT = 16
+#: Each chunk also holds this many rows of the next one, so a page spanning fewer rows than
+#: that never needs two chunks.
+_KEY_CHUNK_OVERLAP = 1 << (_KEY_CHUNK_BITS - 2)
 
 #: How far ahead the writer writes (virtual seconds): one clock event per block.
 BLOCK_SECONDS = 10.0
@@ -285,8 +287,9 @@ class PlayRows:
         at = np.asarray(rows, dtype=np.int64)
         if not len(at):
             return np.zeros(0, dtype="S1")
-        first, last = int(at.min()) >> _KEY_CHUNK_BITS, int(at.max()) >> _KEY_CHUNK_BITS
-        if first == last:
+        low = int(np.minimum.reduce(at))
+        first = low >> _KEY_CHUNK_BITS
+        if int(np.maximum.reduce(at)) < ((first + 1) << _KEY_CHUNK_BITS) + _KEY_CHUNK_OVERLAP:
             return self._key_chunk(first)[at - (first << _KEY_CHUNK_BITS)]
         chunks = at >> _KEY_CHUNK_BITS  # a page across chunks: each chunk's rows in place
         parts = {int(c): self._key_chunk(int(c)) for c in np.unique(chunks).tolist()}
@@ -302,7 +305,12 @@ class PlayRows:
         if texts is not None:
             cache.move_to_end(chunk)
             return texts
-        at = np.arange(chunk << _KEY_CHUNK_BITS, min(len(self), (chunk + 1) << _KEY_CHUNK_BITS))
+        # Its rows and the first rows of the next chunk (a page near the end of a chunk is
+        # served by that chunk alone).
+        at = np.arange(
+            chunk << _KEY_CHUNK_BITS,
+            min(len(self), ((chunk + 1) << _KEY_CHUNK_BITS) + _KEY_CHUNK_OVERLAP),
+        )
         if self.iso is not None or not self._plain_ids[at].all():
             texts = np.array([t.encode() for t in self._keys_texts_per_row(at)], dtype=bytes)
         else:
