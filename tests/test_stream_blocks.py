@@ -172,9 +172,14 @@ def test_iso_texts_in_integer_arithmetic_equal_numpy_s() -> None:
         ],
         dtype="datetime64[ms]",
     ).astype(np.int64)
-    ms = np.concatenate([rng.integers(low, high + 1, 20_000), edges])
-    expected = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
-    assert iso_ms_bytes(ms).astype(str).tolist() == expected.tolist()
+    spread = np.concatenate([rng.integers(low, high + 1, 20_000), edges])
+    near = [  # a few days around a leap day, and around the epoch: each day's date once
+        np.datetime64(at, "ms").astype(np.int64) + rng.integers(-3 * 86_400_000, 86_400_000, 5000)
+        for at in ("2024-03-01", "1970-01-02", "2100-03-01")
+    ]
+    for ms in [spread, *near, spread[:0]]:
+        expected = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+        assert iso_ms_bytes(ms).astype(str).tolist() == expected.tolist()
 
 
 def test_bulk_blocks_read_as_the_records_of_get_records() -> None:

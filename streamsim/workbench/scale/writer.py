@@ -431,13 +431,44 @@ def play_image_json_sizes(rows: PlayRows) -> np.ndarray:
     return np.asarray(image + keys, dtype=np.int64)
 
 
+#: The ASCII digits of 0..99 and 0..999, zero-padded (``iso_ms_bytes``).
+_DIGITS_2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), dtype=np.uint8).reshape(100, 2)
+_DIGITS_3 = np.frombuffer(b"".join(b"%03d" % i for i in range(1000)), dtype=np.uint8).reshape(
+    1000, 3
+)
+
+
 def iso_ms_bytes(ms: np.ndarray) -> np.ndarray:
     """``numpy.datetime_as_string(ms as datetime64[ms], unit="ms", timezone="UTC")`` as ASCII
     bytes (``S24``, ``YYYY-MM-DDTHH:MM:SS.mmmZ``) for times in the years 1000 to 9999, in
-    integer arithmetic (the proleptic Gregorian calendar's days to a date, as in H. Hinnant's
-    ``civil_from_days``): a few dozen array operations instead of a formatted text per time."""
+    integer arithmetic: a few dozen array operations instead of a formatted text per time (the
+    dates of the days the times span computed once each, then gathered)."""
     ms = np.asarray(ms, dtype=np.int64)
+    out = np.empty((len(ms), 24), dtype=np.uint8)
+    if not len(ms):
+        return out.view("S24").ravel()
     days, in_day = np.divmod(ms, 86_400_000)
+    first = int(np.minimum.reduce(days))
+    span = int(np.maximum.reduce(days)) - first + 1
+    if span <= 4 * len(ms):
+        out[:, :10] = _date_bytes(np.arange(first, first + span, dtype=np.int64))[days - first]
+    else:
+        out[:, :10] = _date_bytes(days)
+    out[:, 10:] = np.frombuffer(b"T00:00:00.000Z", dtype=np.uint8)
+    seconds, milli = np.divmod(in_day, 1000)
+    hour, rest = np.divmod(seconds, 3600)
+    minute, second = np.divmod(rest, 60)
+    two = _DIGITS_2  # digits from a table of their ASCII: a gather per field
+    out[:, 11:13] = two[hour]
+    out[:, 14:16] = two[minute]
+    out[:, 17:19] = two[second]
+    out[:, 20:23] = _DIGITS_3[milli]
+    return out.view("S24").ravel()
+
+
+def _date_bytes(days: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` (ASCII, one row of 10 bytes each) of days since 1970-01-01, in the
+    proleptic Gregorian calendar (H. Hinnant's ``civil_from_days``), years 1000 to 9999."""
     z = days + 719_468
     era = z // 146_097
     doe = z - era * 146_097
@@ -446,24 +477,15 @@ def iso_ms_bytes(ms: np.ndarray) -> np.ndarray:
     mp = (5 * doy + 2) // 153
     day = doy - (153 * mp + 2) // 5 + 1
     month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
-    seconds, milli = np.divmod(in_day, 1000)
-    hour, rest = np.divmod(seconds, 3600)
-    minute, second = np.divmod(rest, 60)
-    out = np.empty((len(ms), 24), dtype=np.uint8)
-    out[:] = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
-    for value, start, width in (
-        (year, 0, 4),
-        (month, 5, 2),
-        (day, 8, 2),
-        (hour, 11, 2),
-        (minute, 14, 2),
-        (second, 17, 2),
-        (milli, 20, 3),
-    ):
-        for k in range(width):
-            out[:, start + k] += ((value // 10 ** (width - 1 - k)) % 10).astype(np.uint8)
-    return out.view("S24").ravel()
+    century, year_in = np.divmod(yoe + era * 400 + (month <= 2), 100)
+    out = np.empty((len(days), 10), dtype=np.uint8)
+    two = _DIGITS_2
+    out[:, 0:2] = two[century]
+    out[:, 2:4] = two[year_in]
+    out[:, 5:7] = two[month]
+    out[:, 8:10] = two[day]
+    out[:, 4] = out[:, 7] = ord("-")
+    return out
 
 
 def _needs_escape(texts: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
