@@ -24,10 +24,11 @@ from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import keys_json
 from streamsim.clock import Clock
 
-#: Key texts are built for chunks of 2**15 rows (``PlayRows.keys_bytes``) and the last 16 kept
-#: (at about 100 bytes a text, some 50 MB): far more than the rows polled in one moment.
+#: Key texts are built for chunks of 2**15 rows (``PlayRows.keys_bytes``) and the last 8 kept
+#: (with the overlap, at about 100 bytes a text, some 35 MB): far more rows than are polled
+#: in one moment (a shard read again after a long block rebuilds a chunk, a few ms).
 _KEY_CHUNK_BITS = 15
-_KEY_CHUNKS_KEPT = 16
+_KEY_CHUNKS_KEPT = 8
 #: Each chunk also holds this many rows of the next one, so a page spanning fewer rows than
 #: that never needs two chunks.
 _KEY_CHUNK_OVERLAP = 1 << (_KEY_CHUNK_BITS - 2)
