@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from streamsim.aws.stream.blocks import RecordBlock
-from streamsim.aws.stream.memory import InMemoryStream
-from streamsim.aws.stream.reader import StreamReader, datetime_rounded
-from streamsim.aws.stream.records import event_json_size, to_lambda_record
+from streamsim.aws.stream.memory import InMemoryStream, datetime_rounded
+from streamsim.aws.stream.reader import StreamReader
+from streamsim.aws.stream.records import event_json_size, keys_json, to_lambda_record
 from streamsim.aws.trigger.capture import DispositionRow, RecordRow, disposition_rows, record_rows
 from streamsim.aws.trigger.checkpoints import ShardProgress
 from streamsim.aws.trigger.columns import Decimals, FixedTexts, Same
@@ -25,6 +25,7 @@ from streamsim.workbench.scale.model import ScaleModel
 from streamsim.workbench.scale.run import ScaleHandler, ScaleScenario, synthetic_plays
 from streamsim.workbench.scale.writer import (
     PlayRows,
+    iso_ms_bytes,
     play_image_json_sizes,
     play_record_sizes,
     route_hashes,
@@ -83,9 +84,102 @@ def test_bulk_blocks_have_the_columns_of_the_records_they_build(seed: int) -> No
         assert block.created_at.tolist() == [r.created_at for r in records]
         assert block.size_bytes.tolist() == [r.size_bytes for r in records]
         assert block.keys_texts() == [r.keys_json for r in records]
+        assert [t.decode() for t in block.keys_column()] == [r.keys_json for r in records]
         assert [e.decode() for e in block.event_ids()] == [r.event_id for r in records]
         assert block.sequence_numbers() == [r.sequence_number for r in records]
         assert block.key_hashes().tolist() == [r.key_hash for r in records]
+
+
+@pytest.mark.parametrize("bits", [2, 5])
+def test_key_texts_from_chunks_equal_the_per_record_texts(
+    bits: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Key texts built a chunk at a time (vectorised, or row by row for a chunk with an id
+    JSON escapes), for rows in any order and across chunks, evicted chunks rebuilt: each is
+    ``keys_json`` of the play's keys, unicode and escapes included."""
+    from streamsim.workbench.scale import writer
+
+    monkeypatch.setattr(writer, "_KEY_CHUNK_BITS", bits)
+    monkeypatch.setattr(writer, "_KEY_CHUNK_OVERLAP", 1 << (bits - 2))
+    monkeypatch.setattr(writer, "_KEY_CHUNKS_KEPT", 3)
+    plays, sent = synthetic_plays(ScaleScenario(rate=80, seconds=5, players=25, seed=9), 1.7e9)
+    plays.loc[5, "player_id"] = 'pé€"\\x'
+    plays.loc[70, "play_id"] = "日本語\t"
+    rows = PlayRows.from_frame(plays, sent)
+    rng = np.random.default_rng(3)
+    for k in range(80):
+        if k % 2:  # rows from anywhere
+            at = rng.choice(len(rows), size=int(rng.integers(1, 30)), replace=False)
+        else:  # a run of rows, as a shard's page (within a chunk and its overlap, or not)
+            start = int(rng.integers(0, len(rows) - 12))
+            at = np.arange(start, start + int(rng.integers(1, 12)))
+        expected = [keys_json(rows.keys(int(r))) for r in at]
+        assert rows.keys_texts(at) == expected
+        assert [t.decode() for t in rows.keys_bytes(at).tolist()] == expected
+    assert len(rows._key_chunks) <= 3
+
+
+def test_a_shard_with_single_writes_trimmed_serves_rows_as_the_records_give_them() -> None:
+    """Creation times (rounded at write) and payload sizes stay in step with the rows when a
+    single write before them is trimmed (older than 24 h)."""
+    plays, sent = synthetic_plays(ScaleScenario(rate=40, seconds=3, players=5, seed=2), 1.7e9)
+    rows = PlayRows.from_frame(plays, sent)
+    now = [float(sent[0]) - 90_000.0]
+    stream = InMemoryStream("Plays", clock=lambda: now[0], shards=1, partition_key="player_id")
+    stream.write(rows.keys(0), rows.new_image(0), at=now[0] + 0.1234567)
+    stream.write_rows(
+        rows,
+        np.arange(len(rows)),
+        sent,
+        play_record_sizes(plays, sent),
+        route_hashes(plays["player_id"]),
+        play_image_json_sizes(rows),
+    )
+    now[0] = float(sent[-1]) + 1
+    blocks = _blocks(stream, limit=17)
+    assert sum(len(b) for b in blocks) == len(plays)  # the single write is gone
+    shard = stream.describe_stream(stream.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    it = stream.get_shard_iterator(
+        StreamArn=stream.stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    raw = stream.get_records(ShardIterator=it)["Records"]
+    region = StreamReader(stream, stream.stream_arn).region
+    built = [
+        to_lambda_record(r, stream_arn=stream.stream_arn, region=region, shard_id=shard)
+        for r in raw
+    ]
+    assert [c for b in blocks for c in b.created_at.tolist()] == [r.created_at for r in built]
+    assert [p for b in blocks for p in b.payload_bytes.tolist()] == [
+        event_json_size(r.event) for r in built
+    ]
+
+
+def test_iso_texts_in_integer_arithmetic_equal_numpy_s() -> None:
+    """Times across the four-digit years (before 1970 too, leap days, the ends of days)."""
+    rng = np.random.default_rng(5)
+    low = np.datetime64("1000-01-01T00:00:00.000", "ms").astype(np.int64)
+    high = np.datetime64("9999-12-31T23:59:59.999", "ms").astype(np.int64)
+    edges = np.array(
+        [
+            "1000-01-01",
+            "1600-02-29",
+            "1900-03-01",
+            "1969-12-31T23:59:59.999",
+            "1970-01-01",
+            "2000-02-29T12:00:00.5",
+            "2024-12-31T23:59:59.999",
+            "9999-12-31T23:59:59.999",
+        ],
+        dtype="datetime64[ms]",
+    ).astype(np.int64)
+    spread = np.concatenate([rng.integers(low, high + 1, 20_000), edges])
+    near = [  # a few days around a leap day, and around the epoch: each day's date once
+        np.datetime64(at, "ms").astype(np.int64) + rng.integers(-3 * 86_400_000, 86_400_000, 5000)
+        for at in ("2024-03-01", "1970-01-02", "2100-03-01")
+    ]
+    for ms in [spread, *near, spread[:0]]:
+        expected = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms", timezone="UTC")
+        assert iso_ms_bytes(ms).astype(str).tolist() == expected.tolist()
 
 
 def test_bulk_blocks_read_as_the_records_of_get_records() -> None:
@@ -170,7 +264,7 @@ def test_block_appends_read_back_as_row_appends() -> None:
                 "sequence_number": Decimals(block.seq_base, block.seqs),
                 "event_id": FixedTexts(ids) if k % 2 else ids,
                 "event_name": block.event_names(),
-                "keys": block.keys_texts(),
+                "keys": block.keys_column() if k % 2 else block.keys_texts(),
                 "created_at": block.created_at,
                 "read_at": Same(1.5),
                 "size_bytes": block.size_bytes,

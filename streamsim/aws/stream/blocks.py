@@ -28,6 +28,9 @@ class _Origin:
     def keys_texts(self, block: RecordBlock) -> list[str]:
         return [r.keys_json for r in block.records()]
 
+    def keys_column(self, block: RecordBlock) -> list[str] | np.ndarray:
+        return self.keys_texts(block)
+
     def event_ids(self, block: RecordBlock) -> list[str] | np.ndarray:
         return [r.event_id for r in block.records()]
 
@@ -62,9 +65,11 @@ class RowOrigin(_Origin):
         build: Callable[[RecordBlock], list[StreamRecord]],
         keys_texts: Callable[[np.ndarray], list[str]] | None,
         event_ids: Callable[[RecordBlock], np.ndarray],
+        keys_bytes: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         self._build = build
         self._keys_texts = keys_texts
+        self._keys_bytes = keys_bytes
         self._event_ids = event_ids
 
     def records(self, block: RecordBlock) -> list[StreamRecord]:
@@ -74,6 +79,11 @@ class RowOrigin(_Origin):
         if self._keys_texts is None:
             return super().keys_texts(block)
         return self._keys_texts(block.rows)
+
+    def keys_column(self, block: RecordBlock) -> list[str] | np.ndarray:
+        if self._keys_bytes is None:
+            return self.keys_texts(block)
+        return self._keys_bytes(block.rows)
 
     def event_ids(self, block: RecordBlock) -> list[str] | np.ndarray:
         return self._event_ids(block)
@@ -238,6 +248,13 @@ class RecordBlock:
         if self._records is not None:
             return [r.keys_json for r in self._records]
         return self.origin.keys_texts(self)
+
+    def keys_column(self) -> list[str] | np.ndarray:
+        """``keys_texts`` for a capture column: texts, or a bytes array (``S`` dtype) of their
+        ASCII when the origin keeps them so (the bulk writer's ``PlayRows.keys_bytes``)."""
+        if self._records is not None:
+            return [r.keys_json for r in self._records]
+        return self.origin.keys_column(self)
 
     def key_hashes(self) -> np.ndarray:
         """``StreamRecord.key_hash`` of each record (parallelization lanes)."""

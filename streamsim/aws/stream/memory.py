@@ -54,6 +54,25 @@ class RowSource(Protocol):
 _SEQ_BASE = 100000000000000000000
 
 
+#: Powers of ten for counting decimal digits.
+_POWERS = np.array([10**i for i in range(1, 19)], dtype=np.int64)
+
+
+def digit_counts(values: np.ndarray) -> np.ndarray:
+    """Decimal digits of non-negative integers (``len(str(v))``), vectorised."""
+    return np.searchsorted(_POWERS, values, side="right") + 1
+
+
+def datetime_rounded(times: np.ndarray) -> np.ndarray:
+    """``datetime.fromtimestamp(t, timezone.utc).timestamp()`` for each time: rounded to the
+    microsecond, half to even, as datetime does (the creation time a GetRecords record
+    carries once converted back)."""
+    whole = np.trunc(times)
+    micros = np.round((times - whole) * 1e6)
+    # Whole microseconds as a float: exact below 2**53 (about the year 2255), as datetime's.
+    return (whole * 1e6 + micros) / 1e6
+
+
 @dataclass
 class _Shard:
     """One shard's records as columns (8 bytes each per record): the record dicts themselves are
@@ -64,6 +83,9 @@ class _Shard:
     starting_seq: int
     #: Each record's creation time (epoch seconds): visibility, trimming, without datetimes.
     times: array[float] = field(default_factory=lambda: array("d"))
+    #: Each record's creation time as its GetRecords record gives it back (``datetime``'s
+    #: microseconds, ``datetime_rounded``): rounded once at write, not on every read.
+    created: array[float] = field(default_factory=lambda: array("d"))
     #: Each record's SizeBytes, for the 1 MB GetRecords cap.
     sizes: array[int] = field(default_factory=lambda: array("q"))
     #: Each record's sequence number minus ``_SEQ_BASE``.
@@ -71,8 +93,9 @@ class _Shard:
     #: Each record's origin: a row of the stream's row source (>= 0), or ``-1 - k`` for
     #: ``dicts[k - dicts_trimmed]`` (a record written with ``write``).
     refs: array[int] = field(default_factory=lambda: array("q"))
-    #: Rows written in bulk: the JSON size of each record's Keys plus NewImage (the variable
-    #: part of its Lambda event record, ``InMemoryStream.write_rows``); -1 when not given.
+    #: Rows written in bulk: the JSON size of each record's Keys plus NewImage plus the digits
+    #: of its SizeBytes (the variable part of its Lambda event record but for its sequence
+    #: number and time, ``InMemoryStream.write_rows``); -1 when not given.
     images: array[int] = field(default_factory=lambda: array("q"))
     dicts: list[dict[str, Any]] = field(default_factory=list)
     dicts_trimmed: int = 0
@@ -227,6 +250,7 @@ class InMemoryStream:
         shard.mixed = True
         shard.dicts.append(record)
         shard.times.append(when)
+        shard.created.append(ddb["ApproximateCreationDateTime"].timestamp())
         shard.sizes.append(ddb["SizeBytes"])
         shard.largest = max(shard.largest, ddb["SizeBytes"])
         shard.seqs.append(seq - _SEQ_BASE)
@@ -273,8 +297,9 @@ class InMemoryStream:
         images = (
             np.full(n, -1, dtype=np.int64)
             if image_json_sizes is None
-            else np.asarray(image_json_sizes, dtype=np.int64)
+            else np.asarray(image_json_sizes, dtype=np.int64) + digit_counts(sizes)
         )
+        created = datetime_rounded(when)
         # Shards in the order of their first record in the block (the order single writes
         # would notify listeners in).
         touched, first_at = np.unique(slot, return_index=True)
@@ -285,6 +310,7 @@ class InMemoryStream:
             if shard.times and t[0] < shard.times[-1]:
                 raise ValueError("writes must come in time order")
             shard.times.frombytes(t.tobytes())
+            shard.created.frombytes(created[mine].tobytes())
             shard.sizes.frombytes(sizes[mine].tobytes())
             shard.largest = max(shard.largest, int(sizes[mine].max()))
             shard.seqs.frombytes(seqs[mine].tobytes())
@@ -304,6 +330,7 @@ class InMemoryStream:
             shard.trimmed_through = shard.seqs[-1] + _SEQ_BASE if len(shard) else None
             shard.dicts_trimmed += len(shard.dicts)
             shard.times, shard.sizes = array("d"), array("q")
+            shard.created = array("d")
             shard.seqs, shard.refs, shard.dicts = array("q"), array("q"), []
             shard.images = array("q")
         self._source = None
@@ -534,7 +561,7 @@ class InMemoryStream:
             out = {
                 "Columns": RowPage(
                     rows=refs,
-                    times=np.frombuffer(shard.times[position:end], dtype=np.float64),
+                    created=np.frombuffer(shard.created[position:end], dtype=np.float64),
                     sizes=np.frombuffer(shard.sizes[position:end], dtype=np.int64),
                     seqs=np.frombuffer(shard.seqs[position:end], dtype=np.int64),
                     images=images,
@@ -627,6 +654,7 @@ class InMemoryStream:
             del shard.dicts[:dicts]
             shard.dicts_trimmed += dicts
             del shard.times[:drop]
+            del shard.created[:drop]
             del shard.sizes[:drop]
             del shard.seqs[:drop]
             del shard.refs[:drop]
@@ -640,11 +668,13 @@ class RowPage:
 
     #: Rows of the stream's row source.
     rows: np.ndarray
-    #: Write times (epoch seconds), SizeBytes, sequence numbers minus the stream's base.
-    times: np.ndarray
+    #: Creation times as the records give them (``datetime_rounded`` of the write times),
+    #: SizeBytes, sequence numbers minus the stream's base.
+    created: np.ndarray
     sizes: np.ndarray
     seqs: np.ndarray
-    #: ``json_size(Keys) + json_size(NewImage)`` of each record (``write_rows``).
+    #: ``json_size(Keys) + json_size(NewImage) + len(str(SizeBytes))`` of each record
+    #: (``write_rows``).
     images: np.ndarray
 
     #: Sequence numbers are ``SEQ_BASE + seqs``.

@@ -18,7 +18,7 @@ import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
 from streamsim.aws.stream.blocks import RecordBlock, RowOrigin
-from streamsim.aws.stream.memory import InMemoryStream
+from streamsim.aws.stream.memory import InMemoryStream, digit_counts
 from streamsim.aws.stream.records import StreamRecord, event_json_size, to_lambda_record
 from streamsim.aws.tables import table_region
 from streamsim.errors import ConfigError
@@ -221,6 +221,7 @@ class ShardCursor:
             self._row_origin = RowOrigin(
                 build=self._build_rows,
                 keys_texts=keys_texts,
+                keys_bytes=getattr(source, "keys_bytes", None),
                 event_ids=lambda block: streams.event_ids(block.seqs),
             )
         return self._row_origin
@@ -244,7 +245,7 @@ class ShardCursor:
         record's invoke-payload size from the parts all share (measured on the cursor's first
         record) and the lengths that vary
         (``tests/test_stream_blocks.py`` compares every column with the built records)."""
-        created = datetime_rounded(page.times)
+        created = page.created
         origin = self._origin()
         block = RecordBlock(
             self.shard.shard_id,
@@ -260,7 +261,7 @@ class ShardCursor:
         stamp_lengths = _stamp_lengths(created)
         if seq_lengths is None or stamp_lengths is None:
             return RecordBlock.from_records(self.shard.shard_id, block.records())
-        varying = page.images + seq_lengths + stamp_lengths + digit_counts(page.sizes)
+        varying = page.images + (seq_lengths + stamp_lengths)  # images: with SizeBytes' digits
         if self._payload_fixed is None:
             # The parts every record of this cursor shares (eventID width, eventName, region,
             # stream ARN, view type, member names): from the first record built.
@@ -303,24 +304,6 @@ def _serves_columns(streams: Any) -> bool:
 
 #: Times below this many seconds have exact float microseconds (2**53 of them, about 2255).
 _EXACT_SECONDS = 2**53 // 10**6
-
-#: Powers of ten for counting decimal digits.
-_POWERS = np.array([10**i for i in range(1, 19)], dtype=np.int64)
-
-
-def digit_counts(values: np.ndarray) -> np.ndarray:
-    """Decimal digits of non-negative integers (``len(str(v))``), vectorised."""
-    return np.searchsorted(_POWERS, values, side="right") + 1
-
-
-def datetime_rounded(times: np.ndarray) -> np.ndarray:
-    """``datetime.fromtimestamp(t, timezone.utc).timestamp()`` for each time: rounded to the
-    microsecond, half to even, as datetime does (the creation time a GetRecords record
-    carries once converted back)."""
-    whole = np.trunc(times)
-    micros = np.round((times - whole) * 1e6)
-    # Whole microseconds as a float: exact below 2**53 (about the year 2255), as datetime's.
-    return (whole * 1e6 + micros) / 1e6
 
 
 def _stamp_lengths(created: np.ndarray) -> np.ndarray | int | None:

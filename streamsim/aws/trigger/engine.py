@@ -497,7 +497,7 @@ class Trigger:
                 "sequence_number": _decimals(block),
                 "event_id": _texts(block.event_ids()),
                 "event_name": block.event_names(),
-                "keys": block.keys_texts(),
+                "keys": block.keys_column(),
                 "created_at": block.created_at,
                 "read_at": Same(now),
                 "size_bytes": block.size_bytes,

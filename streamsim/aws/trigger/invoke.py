@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any
 
 from streamsim.aws.stream.blocks import RecordBlock
-from streamsim.aws.trigger.context import LambdaContext
+from streamsim.aws.trigger.context import LambdaContext, RequestIds
 from streamsim.aws.trigger.output import OutputCapture, log_lines
 from streamsim.aws.trigger.response import BatchVerdict, judge_response
 from streamsim.aws.trigger.windows import missing_state
@@ -90,6 +90,8 @@ class Invoker:
     #: Tumbling windows: a response without a ``state`` object fails the invocation [T].
     require_state: bool = False
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    #: Each invocation's request id (``LambdaContext.aws_request_id``).
+    _request_ids: RequestIds = field(default_factory=RequestIds, repr=False)
 
     def invoke(
         self, records: RecordBlock, clock: Clock, extra: dict[str, Any] | None = None
@@ -106,6 +108,7 @@ class Invoker:
             timeout_seconds=self.timeout_seconds,
             clock=clock,
             started_at=clock.now(),
+            aws_request_id=self._request_ids(),
         )
         event: Any
         if isinstance(self.handler, BatchHandler) and not extra:
@@ -181,6 +184,19 @@ class Invoker:
         completed_at: float,
     ) -> InvocationResult:
         response, lines, error = raw
+        if (
+            error is None
+            and not self.require_state
+            and (response is None or not self.report_batch_item_failures)
+        ):  # nothing to judge (``judge_response`` finds no failure in it): the common case
+            return InvocationResult(
+                Outcome.SUCCESS,
+                context.aws_request_id,
+                invoked_at,
+                completed_at,
+                tuple(lines),
+                response=response,
+            )
         common = dict(
             request_id=context.aws_request_id,
             invoked_at=invoked_at,

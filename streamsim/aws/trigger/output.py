@@ -50,15 +50,29 @@ class OutputCapture:
         finally:
             sys.stdout, sys.stderr = saved
 
-    @contextmanager
-    def collect(self) -> Iterator[io.StringIO]:
+    def collect(self) -> _Collecting:
+        """This thread's output goes to a new buffer inside the ``with`` block."""
+        return _Collecting(self._local)
+
+
+class _Collecting:
+    """``OutputCapture.collect``'s context manager (a class: one per invocation, so it is kept
+    lighter than a generator-based one)."""
+
+    __slots__ = ("_local", "_previous")
+
+    def __init__(self, local: threading.local) -> None:
+        self._local = local
+        self._previous: io.StringIO | None = None
+
+    def __enter__(self) -> io.StringIO:
         buffer = io.StringIO()
-        previous = getattr(self._local, "buffer", None)
+        self._previous = getattr(self._local, "buffer", None)
         self._local.buffer = buffer
-        try:
-            yield buffer
-        finally:
-            self._local.buffer = previous
+        return buffer
+
+    def __exit__(self, *_: object) -> None:
+        self._local.buffer = self._previous
 
 
 def log_lines(text: str) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,15 @@ import pandas as pd
 from streamsim.aws.stream.memory import InMemoryStream
 from streamsim.aws.stream.records import keys_json
 from streamsim.clock import Clock
+
+#: Key texts are built for chunks of 2**15 rows (``PlayRows.keys_bytes``) and the last 8 kept
+#: (with the overlap, at about 100 bytes a text, some 35 MB): far more rows than are polled
+#: in one moment (a shard read again after a long block rebuilds a chunk, a few ms).
+_KEY_CHUNK_BITS = 15
+_KEY_CHUNKS_KEPT = 8
+#: Each chunk also holds this many rows of the next one, so a page spanning fewer rows than
+#: that never needs two chunks.
+_KEY_CHUNK_OVERLAP = 1 << (_KEY_CHUNK_BITS - 2)
 
 #: How far ahead the writer writes (virtual seconds): one clock event per block.
 BLOCK_SECONDS = 10.0
@@ -268,7 +278,66 @@ class PlayRows:
 
     def keys_texts(self, rows: Sequence[int] | np.ndarray) -> list[str]:
         """``keys_json(keys(row))`` for many rows (the capture's key text), without the dicts."""
+        return [t.decode() for t in self.keys_bytes(rows).tolist()]
+
+    def keys_bytes(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The key texts of ``keys_texts`` as a bytes array (``S`` dtype; JSON writes them in
+        ASCII, with no NUL), taken from texts built vectorised a chunk of rows at a time and
+        kept for the last few chunks: a poll indexes them instead of formatting each record's
+        text (the rows a poll reads were written moments before, so they share a chunk)."""
         at = np.asarray(rows, dtype=np.int64)
+        if not len(at):
+            return np.zeros(0, dtype="S1")
+        low = int(np.minimum.reduce(at))
+        first = low >> _KEY_CHUNK_BITS
+        if int(np.maximum.reduce(at)) < ((first + 1) << _KEY_CHUNK_BITS) + _KEY_CHUNK_OVERLAP:
+            return self._key_chunk(first)[at - (first << _KEY_CHUNK_BITS)]
+        chunks = at >> _KEY_CHUNK_BITS  # a page across chunks: each chunk's rows in place
+        parts = {int(c): self._key_chunk(int(c)) for c in np.unique(chunks).tolist()}
+        out = np.zeros(len(at), dtype=f"S{max(p.dtype.itemsize for p in parts.values())}")
+        for c, texts in parts.items():
+            mask = chunks == c
+            out[mask] = texts[at[mask] - (c << _KEY_CHUNK_BITS)]
+        return out
+
+    def _key_chunk(self, chunk: int) -> np.ndarray:
+        cache = self._key_chunks
+        texts = cache.get(chunk)
+        if texts is not None:
+            cache.move_to_end(chunk)
+            return texts
+        # Its rows and the first rows of the next chunk (a page near the end of a chunk is
+        # served by that chunk alone).
+        at = np.arange(
+            chunk << _KEY_CHUNK_BITS,
+            min(len(self), ((chunk + 1) << _KEY_CHUNK_BITS) + _KEY_CHUNK_OVERLAP),
+        )
+        if self.iso is not None or not self._plain_ids[at].all():
+            texts = np.array([t.encode() for t in self._keys_texts_per_row(at)], dtype=bytes)
+        else:
+            iso = iso_ms_bytes(self.played_ms[at])
+            add = np.strings.add
+            texts = add(b'{"play_key":{"S":"', iso)
+            texts = add(add(texts, b"#"), self.play_ids[at])
+            texts = add(
+                add(texts, b'"},"player_id":{"S":'), self._player_json_bytes[self.player_codes[at]]
+            )
+            texts = add(texts, b"}}")
+        cache[chunk] = texts
+        if len(cache) > _KEY_CHUNKS_KEPT:
+            cache.popitem(last=False)
+        return texts
+
+    @cached_property
+    def _key_chunks(self) -> OrderedDict[int, np.ndarray]:
+        return OrderedDict()
+
+    @cached_property
+    def _player_json_bytes(self) -> np.ndarray:
+        return np.array([p.encode() for p in self._player_json], dtype=bytes)
+
+    def _keys_texts_per_row(self, at: np.ndarray) -> list[str]:
+        """``keys_json(keys(row))`` formatted row by row (ids JSON escapes, five-digit years)."""
         iso = self._iso_texts(at)
         players = self._player_json
         ids = [i.decode() for i in self.play_ids[at].tolist()]
@@ -361,6 +430,63 @@ def play_image_json_sizes(rows: PlayRows) -> np.ndarray:
     image = 2 + len(names) - 1 + sum(text(v) + len(k) for k, v in names.items())
     keys = 2 + 1 + text(player) + len("player_id") + text(play_key) + len("play_key")
     return np.asarray(image + keys, dtype=np.int64)
+
+
+#: The ASCII digits of 0..99 and 0..999, zero-padded (``iso_ms_bytes``).
+_DIGITS_2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), dtype=np.uint8).reshape(100, 2)
+_DIGITS_3 = np.frombuffer(b"".join(b"%03d" % i for i in range(1000)), dtype=np.uint8).reshape(
+    1000, 3
+)
+
+
+def iso_ms_bytes(ms: np.ndarray) -> np.ndarray:
+    """``numpy.datetime_as_string(ms as datetime64[ms], unit="ms", timezone="UTC")`` as ASCII
+    bytes (``S24``, ``YYYY-MM-DDTHH:MM:SS.mmmZ``) for times in the years 1000 to 9999, in
+    integer arithmetic: a few dozen array operations instead of a formatted text per time (the
+    dates of the days the times span computed once each, then gathered)."""
+    ms = np.asarray(ms, dtype=np.int64)
+    out = np.empty((len(ms), 24), dtype=np.uint8)
+    if not len(ms):
+        return out.view("S24").ravel()
+    days, in_day = np.divmod(ms, 86_400_000)
+    first = int(np.minimum.reduce(days))
+    span = int(np.maximum.reduce(days)) - first + 1
+    if span <= 4 * len(ms):
+        out[:, :10] = _date_bytes(np.arange(first, first + span, dtype=np.int64))[days - first]
+    else:
+        out[:, :10] = _date_bytes(days)
+    out[:, 10:] = np.frombuffer(b"T00:00:00.000Z", dtype=np.uint8)
+    seconds, milli = np.divmod(in_day, 1000)
+    hour, rest = np.divmod(seconds, 3600)
+    minute, second = np.divmod(rest, 60)
+    two = _DIGITS_2  # digits from a table of their ASCII: a gather per field
+    out[:, 11:13] = two[hour]
+    out[:, 14:16] = two[minute]
+    out[:, 17:19] = two[second]
+    out[:, 20:23] = _DIGITS_3[milli]
+    return out.view("S24").ravel()
+
+
+def _date_bytes(days: np.ndarray) -> np.ndarray:
+    """``YYYY-MM-DD`` (ASCII, one row of 10 bytes each) of days since 1970-01-01, in the
+    proleptic Gregorian calendar (H. Hinnant's ``civil_from_days``), years 1000 to 9999."""
+    z = days + 719_468
+    era = z // 146_097
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    century, year_in = np.divmod(yoe + era * 400 + (month <= 2), 100)
+    out = np.empty((len(days), 10), dtype=np.uint8)
+    two = _DIGITS_2
+    out[:, 0:2] = two[century]
+    out[:, 2:4] = two[year_in]
+    out[:, 5:7] = two[month]
+    out[:, 8:10] = two[day]
+    out[:, 4] = out[:, 7] = ord("-")
+    return out
 
 
 def _needs_escape(texts: np.ndarray, chunk: int = 1 << 20) -> np.ndarray:
