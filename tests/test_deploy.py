@@ -315,7 +315,7 @@ def test_the_readme_commands_exist() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Outgrowing one machine")[1].split("\n## ")[0]
     lines = [ln.split("#")[0] for ln in section.splitlines() if ln.startswith("streamsim ")]
-    assert len(lines) == 6
+    assert len(lines) == 7  # package, template, plan, up, run, collect, down
     for line in lines:
         args = build_parser().parse_args(shlex.split(line)[1:])
         assert args.func is not None
