@@ -114,17 +114,38 @@ def sequence_offsets(*columns: Any) -> list[np.ndarray] | None:
 
 def first_match_numbers(values: np.ndarray, among: np.ndarray) -> np.ndarray:
     """``first_match`` on int64 numbers: by a stable sort of ``among`` and a binary search
-    (the first occurrence is the smallest position among equal values)."""
+    (the first occurrence is the smallest position among equal values); when ``values`` are
+    fewer, by their sorted distinct values and ``among`` a chunk at a time (memory bounded by
+    ``values``, not by ``among``: the batches' last records among every record)."""
     if not len(values):
         return np.zeros(0, dtype=np.int64)
     if not len(among):
         return np.full(len(values), -1, dtype=np.int64)
+    if len(values) < len(among):
+        return _first_match_scanning(values, among)
     order = np.argsort(among, kind="stable")
     ordered = among[order]
     at = np.minimum(np.searchsorted(ordered, values, side="left"), len(among) - 1)
     del ordered
     hit = among[order[at]] == values
     return np.where(hit, order[at], -1).astype(np.int64, copy=False)
+
+
+def _first_match_scanning(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """``first_match_numbers`` scanning ``among`` in chunks against ``values``' distinct
+    numbers: each distinct number keeps the first position where it was seen."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    first = np.full(len(distinct), -1, dtype=np.int64)
+    for start in range(0, len(among), _CHUNK):
+        part = among[start : start + _CHUNK]
+        at = np.minimum(np.searchsorted(distinct, part), len(distinct) - 1)
+        hit = np.flatnonzero(distinct[at] == part)
+        if not len(hit):
+            continue
+        which, seen = np.unique(at[hit], return_index=True)  # first in this chunk
+        new = first[which] < 0
+        first[which[new]] = start + hit[seen[new]]
+    return first[inverse.reshape(-1)]
 
 
 def first_match_sequence(values: Any, among: Any) -> np.ndarray:

@@ -338,8 +338,10 @@ def simulate_scale(
     drained = trigger.run_until_drained(scenario.drain_seconds)
     if progress is not None:
         progress(total, total)
-    # The run is over: let the stream's columns go, and the capture's as the frames take them.
+    # The run is over: let the stream's columns and the writer's rows go, and the capture's as
+    # the frames take them.
     stream.release_rows()
+    del writer, rows
     frames = trigger.capture.frames(release=True)
     plays_frame = plays.assign(play_key=play_keys(plays), written_at=sent, acked_at=written)
     achievements = pd.DataFrame(
