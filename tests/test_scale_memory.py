@@ -53,3 +53,38 @@ def test_play_keys_a_chunk_at_a_time_are_the_whole_column_and_the_game_key() -> 
         for t, pid in zip(plays["played_at"], plays["play_id"], strict=True)
     ]
     assert whole.tolist() == expected
+
+
+def _backlog_by_events(
+    written: np.ndarray, finished: np.ndarray, origin: float, minutes: int
+) -> np.ndarray:
+    """The backlog's definition step by step: every write and finish in time order (a write
+    first at the same instant), the level after each, each minute's most and its start level."""
+    times = np.concatenate([written, finished])
+    steps = np.concatenate([np.ones(len(written), np.int64), -np.ones(len(finished), np.int64)])
+    order = np.lexsort((-steps, times))
+    times, level = times[order], np.cumsum(steps[order])
+    starts = origin + 60.0 * np.arange(minutes)
+    before = np.searchsorted(times, starts, side="left") - 1
+    out = np.where(before >= 0, level[np.maximum(before, 0)] if len(level) else 0, 0)
+    if len(times):
+        minute = np.clip(((times - origin) // 60.0).astype(np.int64), 0, minutes - 1)
+        np.maximum.at(out, minute, level)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_backlog_by_binary_search_is_the_backlog_event_by_event(seed: int) -> None:
+    """Ties (times on a coarse grid), finishes before writes, events outside the minutes,
+    unsorted writes, more writes than one chunk (seed 5)."""
+    from streamsim.workbench.scale.metrics import backlog_maximum
+
+    rng = np.random.default_rng(seed)
+    n = 300_000 if seed == 5 else int(rng.integers(0, 400))
+    written = np.round(rng.uniform(-30, 400, n), int(rng.integers(0, 2)))
+    finished = np.round(written[: n * 3 // 4] + rng.exponential(40, n * 3 // 4), 0)
+    if seed % 2:
+        written = np.sort(written)
+    minutes = int(rng.integers(1, 8))
+    expected = _backlog_by_events(written, finished, 0.0, minutes)
+    assert backlog_maximum(written, finished, 0.0, minutes).tolist() == expected.tolist()
