@@ -470,10 +470,15 @@ def _rollover(
 def _summary(
     run: Run, metrics: pd.DataFrame, shards: int, throttled: int, invoke_throttles: int, units: int
 ) -> dict[str, Any]:
-    disposition, at = _play_outcomes(run)
-    counts = pd.Series(disposition).fillna("unaccounted").value_counts().to_dict()
-    processed = disposition == "processed"
+    code, kinds, at = _play_outcome_codes(run)
+    tally = np.bincount(code + 1, minlength=len(kinds) + 1)  # code -1: unaccounted
+    counts = {str(kind): int(n) for kind, n in zip(kinds, tally[1:].tolist(), strict=True)}
+    counts["unaccounted"] = counts.get("unaccounted", 0) + int(tally[0])
+    kind_list = [str(kind) for kind in kinds]
+    processed = code == (kind_list.index("processed") if "processed" in kind_list else -2)
+    del code
     latency = pd.Series(at[processed] - run.plays["written_at"].to_numpy(dtype=float)[processed])
+    del at, processed
     pct = {
         f"p{p}_s": float(latency.quantile(p / 100)) if len(latency) else math.nan
         for p in (50, 95, 99)
@@ -503,6 +508,16 @@ def _summary(
 
 
 def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Each play's disposition (None: unaccounted) and its time (``_play_outcome_codes``
+    with the dispositions as objects)."""
+    code, kinds, at = _play_outcome_codes(run)
+    disposition = np.full(len(code), None, dtype=object)
+    hit = code >= 0
+    disposition[hit] = np.asarray(kinds, dtype=object)[code[hit]]
+    return disposition, at
+
+
+def _play_outcome_codes(run: Run) -> tuple[np.ndarray, Any, np.ndarray]:
     """Each play's disposition (None: unaccounted) and its time, as ``analysis.play_timeline``
     joins them (plays to their first INSERT record by key, records to their first disposition
     by sequence number), on the columns: no frame per play, no Python string per row.
@@ -533,14 +548,18 @@ def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
             pa.array(np.maximum(record, 0), mask=record < 0)
         )
         found = first_match(seq_text, dispositions["sequence_number"])
-    del record
+    del record, numbers
     hit = found >= 0
-    codes, kinds = pd.factorize(dispositions["disposition"])
-    disposition = np.full(len(plays), None, dtype=object)
-    disposition[hit] = np.asarray(kinds, dtype=object)[codes[found[hit]]]
+    column = dispositions["disposition"]
+    if isinstance(column.dtype, pd.CategoricalDtype):  # a byte a row, no factorizing
+        codes, kinds = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        codes, kinds = pd.factorize(column)
+    code = np.full(len(plays), -1, dtype=np.int16 if len(kinds) < 2**15 else np.int64)
+    code[hit] = codes[found[hit]]
     at = np.full(len(plays), np.nan)
     at[hit] = dispositions["at"].to_numpy(dtype=float)[found[hit]]
-    return disposition, at
+    return code, kinds, at
 
 
 #: Plays whose keys are checked at a time (bounds the transient key texts).
