@@ -333,6 +333,7 @@ def simulate_scale(
             image_sizes=play_image_json_sizes(rows) if rows is not None else None,
         )
     )
+    release_freed_memory()  # the setup's transients (sorting, sizes): the run reuses little
     with trigger.invoker.output.installed():
         clock.run(until=clock.env.process(writer))
     drained = trigger.run_until_drained(scenario.drain_seconds)
@@ -357,6 +358,8 @@ def simulate_scale(
         "poll_errors": frames["poll_errors"],
         "achievements": achievements,
     }
+    del hashes
+    release_freed_memory()
     metrics = cloudwatch_metrics(
         tables["attempts"],
         tables["records"],
@@ -385,6 +388,7 @@ def simulate_scale(
     run = Run(
         Path("<virtual>"), config, {}, tables, list(destination.messages) if destination else []
     )
+    release_freed_memory()
     summary = _summary(run, metrics, shards, throttled, len(invoker.throttles), units)
     summary["handler_units"] = {  # the handler's DynamoDB units per play, and where they came from
         "read_units_per_play": model.read_units_per_play,
