@@ -127,8 +127,10 @@ def first_match_numbers(values: np.ndarray, among: np.ndarray) -> np.ndarray:
     ordered = among[order]
     at = np.minimum(np.searchsorted(ordered, values, side="left"), len(among) - 1)
     del ordered
-    hit = among[order[at]] == values
-    return np.where(hit, order[at], -1).astype(np.int64, copy=False)
+    position = order[at].astype(np.int64, copy=False)
+    del order, at
+    position[among[position] != values] = -1
+    return position
 
 
 def _first_match_scanning(values: np.ndarray, among: np.ndarray) -> np.ndarray:

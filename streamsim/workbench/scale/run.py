@@ -541,10 +541,16 @@ def _play_outcome_codes(run: Run) -> tuple[np.ndarray, Any, np.ndarray]:
     record = _records_by_rank(plays, inserts, numbers[0]) if numbers is not None else None
     if record is None:
         record = _records_by_key(plays, inserts)
-    if numbers is not None:
-        seq = numbers[0][np.maximum(record, 0)]
-        found = first_match_numbers(seq, numbers[1])
-        found[record < 0] = -1
+    if numbers is not None:  # each array let go as soon as it is used (tens of millions)
+        inserted, disposed = numbers
+        del numbers
+        seq = inserted[np.maximum(record, 0)]
+        del inserted
+        unread = record < 0
+        del record
+        found = first_match_numbers(seq, disposed)
+        del seq, disposed
+        found[unread] = -1
     else:
         import pyarrow as pa
 
@@ -552,7 +558,7 @@ def _play_outcome_codes(run: Run) -> tuple[np.ndarray, Any, np.ndarray]:
             pa.array(np.maximum(record, 0), mask=record < 0)
         )
         found = first_match(seq_text, dispositions["sequence_number"])
-    del record, numbers
+        del record
     hit = found >= 0
     column = dispositions["disposition"]
     if isinstance(column.dtype, pd.CategoricalDtype):  # a byte a row, no factorizing
