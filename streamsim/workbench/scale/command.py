@@ -14,14 +14,15 @@ from streamsim.errors import ConfigError
 
 #: Peak memory of a scale run: a fixed part (the interpreter, libraries and per-shard state)
 #: plus a part per play sent, with headroom. Peak RSS (VmHWM) of one ``simulate_scale`` at
-#: 10,000 plays/s over 100 shards, fresh process (docs/performance.md, "Round 4"): 797 MB at
-#: 1 M plays, 2,0xx MB at 3 M, x,xxx MB at 10 M: memory per play falls with size (the fixed
-#: part), so the estimate is FIXED_BYTES + BYTES_PER_PLAY x plays, BYTES_PER_PLAY ~20 % over
-#: the measured slope; a slow test checks the estimate is above the peak of two run sizes.
+#: 10,000 plays/s over 100 shards, fresh process (docs/performance.md, "Round 4"): 797 MiB at
+#: 1 M plays, 1,948 MiB at 3 M, 5,948 MiB at 10 M, 21.2 GB at 36 M (the hour, through this
+#: command, run folder saved): linear, about 575 bytes a play above about 220 MB (604 between
+#: 200,000 and 1 M plays). The estimate is FIXED_BYTES + BYTES_PER_PLAY x plays, ~10 % over
+#: the hour's peak; a slow test checks it is above the peaks of two run sizes and its slope.
 #: A run that cannot fit is refused before it starts rather than swapping or being killed
 #: hours in.
-FIXED_BYTES = 400 * 2**20
-BYTES_PER_PLAY = 600
+FIXED_BYTES = 256 * 2**20
+BYTES_PER_PLAY = 640
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
