@@ -156,12 +156,14 @@ def test_scale_force_replaces_an_existing_run_folder(tmp_path, capsys) -> None: 
 
 def test_a_scale_run_that_cannot_fit_in_memory_is_refused_before_it_starts() -> None:
     from streamsim.errors import ConfigError
-    from streamsim.workbench.scale.command import BYTES_PER_PLAY, check_memory
+    from streamsim.workbench.scale.command import BYTES_PER_PLAY, FIXED_BYTES, check_memory
 
-    check_memory(1000, 1000 * BYTES_PER_PLAY)  # exactly fits
+    check_memory(1000, FIXED_BYTES + 1000 * BYTES_PER_PLAY)  # exactly fits
     check_memory(10**12, None)  # unknown memory: no refusal
     with pytest.raises(ConfigError, match="1,001 plays.*about 1,000 plays fit"):
-        check_memory(1001, 1000 * BYTES_PER_PLAY)
+        check_memory(1001, FIXED_BYTES + 1000 * BYTES_PER_PLAY)
+    with pytest.raises(ConfigError, match="1 plays.*about 0 plays fit"):
+        check_memory(1, FIXED_BYTES)  # the fixed part alone is counted
 
 
 def test_backlog_is_the_minutes_maximum_so_a_burst_drained_within_a_minute_shows() -> None:

@@ -12,13 +12,17 @@ from typing import Any
 
 from streamsim.errors import ConfigError
 
-#: Peak memory a scale run holds per play sent, with headroom: peak RSS (VmHWM) / plays of one
-#: ``simulate_scale`` at 10,000 plays/s over 100 shards was 987 bytes at 1 M plays, 878 at
-#: 3 M, 662 at 10 M (docs/performance.md, "Round 3"), ~50 % over the 1 M figure; a test checks
-#: the memory each further play adds stays under it (about 1,190 bytes between 30,000 and
-#: 120,000 plays, where chunked conversions are not yet bounded). A run that cannot fit is
-#: refused before it starts rather than swapping or being killed hours in.
-BYTES_PER_PLAY = 1_500
+#: Peak memory of a scale run: a fixed part (the interpreter, libraries and per-shard state)
+#: plus a part per play sent, with headroom. Peak RSS (VmHWM) of one ``simulate_scale`` at
+#: 10,000 plays/s over 100 shards, fresh process (docs/performance.md, "Round 4"): 797 MiB at
+#: 1 M plays, 1,948 MiB at 3 M, 5,948 MiB at 10 M, 21.2 GB at 36 M (the hour, through this
+#: command, run folder saved): linear, about 575 bytes a play above about 220 MB (604 between
+#: 200,000 and 1 M plays). The estimate is FIXED_BYTES + BYTES_PER_PLAY x plays, ~10 % over
+#: the hour's peak; a slow test checks it is above the peaks of two run sizes and its slope.
+#: A run that cannot fit is refused before it starts rather than swapping or being killed
+#: hours in.
+FIXED_BYTES = 256 * 2**20
+BYTES_PER_PLAY = 640
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -160,16 +164,21 @@ def available_memory() -> int | None:
     return None
 
 
+def memory_needed(plays: float) -> float:
+    """Bytes a run of ``plays`` needs at its peak (``FIXED_BYTES`` + ``BYTES_PER_PLAY``)."""
+    return FIXED_BYTES + plays * BYTES_PER_PLAY
+
+
 def check_memory(plays: float, available: int | None) -> None:
-    """ConfigError if ``plays`` need more memory than is ``available`` (``BYTES_PER_PLAY``)."""
-    needed = plays * BYTES_PER_PLAY
+    """ConfigError if ``plays`` need more memory than is ``available`` (``memory_needed``)."""
+    needed = memory_needed(plays)
     if available is not None and needed > available:
-        fits = available / BYTES_PER_PLAY
+        fits = max(0.0, (available - FIXED_BYTES) / BYTES_PER_PLAY)
         raise ConfigError(
-            f"--rate x --hours is {plays:,.0f} plays; at about {BYTES_PER_PLAY / 1000:g} KB each "
-            f"that needs {needed / 2**30:,.1f} GB of memory, more than the "
-            f"{available / 2**30:,.1f} GB available: about {fits:,.0f} plays fit (lower --rate "
-            "or --hours)"
+            f"--rate x --hours is {plays:,.0f} plays; at about {BYTES_PER_PLAY:,} bytes each "
+            f"plus {FIXED_BYTES / 2**20:,.0f} MB that needs {needed / 2**30:,.1f} GB of memory, "
+            f"more than the {available / 2**30:,.1f} GB available: about {fits:,.0f} plays fit "
+            "(lower --rate or --hours)"
         )
 
 

@@ -114,17 +114,40 @@ def sequence_offsets(*columns: Any) -> list[np.ndarray] | None:
 
 def first_match_numbers(values: np.ndarray, among: np.ndarray) -> np.ndarray:
     """``first_match`` on int64 numbers: by a stable sort of ``among`` and a binary search
-    (the first occurrence is the smallest position among equal values)."""
+    (the first occurrence is the smallest position among equal values); when ``values`` are
+    fewer, by their sorted distinct values and ``among`` a chunk at a time (memory bounded by
+    ``values``, not by ``among``: the batches' last records among every record)."""
     if not len(values):
         return np.zeros(0, dtype=np.int64)
     if not len(among):
         return np.full(len(values), -1, dtype=np.int64)
+    if len(values) < len(among):
+        return _first_match_scanning(values, among)
     order = np.argsort(among, kind="stable")
     ordered = among[order]
     at = np.minimum(np.searchsorted(ordered, values, side="left"), len(among) - 1)
     del ordered
-    hit = among[order[at]] == values
-    return np.where(hit, order[at], -1).astype(np.int64, copy=False)
+    position = order[at].astype(np.int64, copy=False)
+    del order, at
+    position[among[position] != values] = -1
+    return position
+
+
+def _first_match_scanning(values: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """``first_match_numbers`` scanning ``among`` in chunks against ``values``' distinct
+    numbers: each distinct number keeps the first position where it was seen."""
+    distinct, inverse = np.unique(values, return_inverse=True)
+    first = np.full(len(distinct), -1, dtype=np.int64)
+    for start in range(0, len(among), _CHUNK):
+        part = among[start : start + _CHUNK]
+        at = np.minimum(np.searchsorted(distinct, part), len(distinct) - 1)
+        hit = np.flatnonzero(distinct[at] == part)
+        if not len(hit):
+            continue
+        which, seen = np.unique(at[hit], return_index=True)  # first in this chunk
+        new = first[which] < 0
+        first[which[new]] = start + hit[seen[new]]
+    return first[inverse.reshape(-1)]
 
 
 def first_match_sequence(values: Any, among: Any) -> np.ndarray:
@@ -140,17 +163,28 @@ def backlog_maximum(
     written: np.ndarray, finished: np.ndarray, origin: float, minutes: int
 ) -> np.ndarray:
     """Per minute from ``origin``, the most records written and not yet finished at any instant
-    (a write and a finish at the same instant: the write counts first)."""
-    times = np.concatenate([written, finished])
-    steps = np.concatenate([np.ones(len(written), np.int64), -np.ones(len(finished), np.int64)])
-    order = np.lexsort((-steps, times))
-    times, level = times[order], np.cumsum(steps[order])
+    (a write and a finish at the same instant: the write counts first).
+
+    The backlog only rises at a write, so a minute's most is its level as it begins or just
+    after one of its writes: (writes at or before the instant) - (finishes before it), counted
+    by binary search on the sorted times, the writes a chunk at a time (no event table of
+    every write and finish: tens of millions at scale)."""
+    written = np.asarray(written, dtype=float)
+    if len(written) > 1 and not bool(np.all(written[1:] >= written[:-1])):
+        written = np.sort(written)
+    finished = np.sort(np.asarray(finished, dtype=float))
     starts = origin + MINUTE * np.arange(minutes)
-    # the level as each minute begins (what the last event before it left)
-    before = np.searchsorted(times, starts, side="left") - 1
-    out = np.where(before >= 0, level[np.maximum(before, 0)] if len(level) else 0, 0)
-    if len(times):
-        minute = np.clip(((times - origin) // MINUTE).astype(np.int64), 0, minutes - 1)
+    # the level as each minute begins (what the events before it left)
+    out = (
+        np.searchsorted(written, starts, side="left")
+        - np.searchsorted(finished, starts, side="left")
+    ).astype(np.int64)
+    for first in range(0, len(written), _CHUNK):
+        part = written[first : first + _CHUNK]
+        level = np.searchsorted(written, part, side="right") - np.searchsorted(
+            finished, part, side="left"
+        )
+        minute = np.clip(((part - origin) // MINUTE).astype(np.int64), 0, minutes - 1)
         np.maximum.at(out, minute, level)
     return out
 

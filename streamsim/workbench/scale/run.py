@@ -333,14 +333,19 @@ def simulate_scale(
             image_sizes=play_image_json_sizes(rows) if rows is not None else None,
         )
     )
+    release_freed_memory()  # the setup's transients (sorting, sizes): the run reuses little
     with trigger.invoker.output.installed():
         clock.run(until=clock.env.process(writer))
     drained = trigger.run_until_drained(scenario.drain_seconds)
     if progress is not None:
         progress(total, total)
-    # The run is over: let the stream's columns go, and the capture's as the frames take them.
+    # The run is over: let the stream's columns and the writer's rows go, and the capture's as
+    # the frames take them.
     stream.release_rows()
+    del writer, rows
+    release_freed_memory()
     frames = trigger.capture.frames(release=True)
+    release_freed_memory()
     plays_frame = plays.assign(play_key=play_keys(plays), written_at=sent, acked_at=written)
     achievements = pd.DataFrame(
         columns=["player_id", "badge_id", "rule", "params", "play_id", "played_at", "awarded_at"]
@@ -353,6 +358,8 @@ def simulate_scale(
         "poll_errors": frames["poll_errors"],
         "achievements": achievements,
     }
+    del hashes
+    release_freed_memory()
     metrics = cloudwatch_metrics(
         tables["attempts"],
         tables["records"],
@@ -381,6 +388,7 @@ def simulate_scale(
     run = Run(
         Path("<virtual>"), config, {}, tables, list(destination.messages) if destination else []
     )
+    release_freed_memory()
     summary = _summary(run, metrics, shards, throttled, len(invoker.throttles), units)
     summary["handler_units"] = {  # the handler's DynamoDB units per play, and where they came from
         "read_units_per_play": model.read_units_per_play,
@@ -390,6 +398,26 @@ def simulate_scale(
     run.summary.update(summary)
     cost = _cost(scenario, summary)
     return ScaleResult(run, metrics, summary, cost)
+
+
+def release_freed_memory() -> None:
+    """Give memory freed between stages back to the system: the C heap's free pages
+    (glibc ``malloc_trim``, where there is one) and Arrow's pool's unused memory. Freed memory
+    otherwise stays in the process for the next stage to reuse only in part; after the run
+    and after the frames this is about 200 and 120 bytes a play (docs/performance.md,
+    "Round 4")."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return
+    trim(0)
 
 
 def _per_record_writer(
@@ -446,10 +474,15 @@ def _rollover(
 def _summary(
     run: Run, metrics: pd.DataFrame, shards: int, throttled: int, invoke_throttles: int, units: int
 ) -> dict[str, Any]:
-    disposition, at = _play_outcomes(run)
-    counts = pd.Series(disposition).fillna("unaccounted").value_counts().to_dict()
-    processed = disposition == "processed"
+    code, kinds, at = _play_outcome_codes(run)
+    tally = np.bincount(code + 1, minlength=len(kinds) + 1)  # code -1: unaccounted
+    counts = {str(kind): int(n) for kind, n in zip(kinds, tally[1:].tolist(), strict=True)}
+    counts["unaccounted"] = counts.get("unaccounted", 0) + int(tally[0])
+    kind_list = [str(kind) for kind in kinds]
+    processed = code == (kind_list.index("processed") if "processed" in kind_list else -2)
+    del code
     latency = pd.Series(at[processed] - run.plays["written_at"].to_numpy(dtype=float)[processed])
+    del at, processed
     pct = {
         f"p{p}_s": float(latency.quantile(p / 100)) if len(latency) else math.nan
         for p in (50, 95, 99)
@@ -479,6 +512,16 @@ def _summary(
 
 
 def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
+    """Each play's disposition (None: unaccounted) and its time (``_play_outcome_codes``
+    with the dispositions as objects)."""
+    code, kinds, at = _play_outcome_codes(run)
+    disposition = np.full(len(code), None, dtype=object)
+    hit = code >= 0
+    disposition[hit] = np.asarray(kinds, dtype=object)[code[hit]]
+    return disposition, at
+
+
+def _play_outcome_codes(run: Run) -> tuple[np.ndarray, Any, np.ndarray]:
     """Each play's disposition (None: unaccounted) and its time, as ``analysis.play_timeline``
     joins them (plays to their first INSERT record by key, records to their first disposition
     by sequence number), on the columns: no frame per play, no Python string per row.
@@ -498,10 +541,16 @@ def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
     record = _records_by_rank(plays, inserts, numbers[0]) if numbers is not None else None
     if record is None:
         record = _records_by_key(plays, inserts)
-    if numbers is not None:
-        seq = numbers[0][np.maximum(record, 0)]
-        found = first_match_numbers(seq, numbers[1])
-        found[record < 0] = -1
+    if numbers is not None:  # each array let go as soon as it is used (tens of millions)
+        inserted, disposed = numbers
+        del numbers
+        seq = inserted[np.maximum(record, 0)]
+        del inserted
+        unread = record < 0
+        del record
+        found = first_match_numbers(seq, disposed)
+        del seq, disposed
+        found[unread] = -1
     else:
         import pyarrow as pa
 
@@ -509,14 +558,18 @@ def _play_outcomes(run: Run) -> tuple[np.ndarray, np.ndarray]:
             pa.array(np.maximum(record, 0), mask=record < 0)
         )
         found = first_match(seq_text, dispositions["sequence_number"])
-    del record
+        del record
     hit = found >= 0
-    codes, kinds = pd.factorize(dispositions["disposition"])
-    disposition = np.full(len(plays), None, dtype=object)
-    disposition[hit] = np.asarray(kinds, dtype=object)[codes[found[hit]]]
+    column = dispositions["disposition"]
+    if isinstance(column.dtype, pd.CategoricalDtype):  # a byte a row, no factorizing
+        codes, kinds = column.cat.codes.to_numpy(), column.cat.categories
+    else:
+        codes, kinds = pd.factorize(column)
+    code = np.full(len(plays), -1, dtype=np.int16 if len(kinds) < 2**15 else np.int64)
+    code[hit] = codes[found[hit]]
     at = np.full(len(plays), np.nan)
     at[hit] = dispositions["at"].to_numpy(dtype=float)[found[hit]]
-    return disposition, at
+    return code, kinds, at
 
 
 #: Plays whose keys are checked at a time (bounds the transient key texts).

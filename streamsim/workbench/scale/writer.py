@@ -37,8 +37,15 @@ _KEY_CHUNK_OVERLAP = 1 << (_KEY_CHUNK_BITS - 2)
 BLOCK_SECONDS = 10.0
 
 
-def play_keys(plays: pd.DataFrame) -> pd.Series:
-    """The Plays table's sort key per play (streamsim.game.plays.play_key), vectorised."""
+#: Plays whose key texts are built at a time (bounds the transient ISO texts: numpy's are
+#: 4 bytes a character).
+KEY_CHUNK = 1 << 18
+
+
+def play_keys(plays: pd.DataFrame, chunk: int = KEY_CHUNK) -> pd.Series:
+    """The Plays table's sort key per play (streamsim.game.plays.play_key), vectorised a chunk
+    of plays at a time into one chunked Arrow text column (no Python string per play, and no
+    text of every play held twice: tens of millions of plays at scale)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     from pandas.core.arrays.string_arrow import ArrowStringArray
@@ -48,11 +55,20 @@ def play_keys(plays: pd.DataFrame) -> pd.Series:
     if len(years) and (years.min() < 1000 or years.max() > 9999):  # other widths: as strftime
         iso_text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3]
         return iso_text + "Z#" + plays["play_id"].astype(str)
+    del years
     ms = utc.dt.tz_localize(None).to_numpy().astype("datetime64[ms]")
-    iso = pa.array(np.datetime_as_string(ms, unit="ms"), type=pa.large_string())
-    key = pc.binary_join_element_wise(
-        iso, _arrow_text(plays["play_id"]), pa.scalar("Z#", pa.large_string())
-    )
+    del utc
+    ids = plays["play_id"]
+    sep = pa.scalar("Z#", pa.large_string())
+    parts = []
+    for start in range(0, len(ms), chunk):
+        iso = pa.array(
+            np.datetime_as_string(ms[start : start + chunk], unit="ms"), type=pa.large_string()
+        )
+        parts.append(
+            pc.binary_join_element_wise(iso, _arrow_text(ids.iloc[start : start + chunk]), sep)
+        )
+    key = pa.chunked_array(parts, type=pa.large_string())
     dtype = pd.StringDtype("pyarrow", na_value=float("nan"))
     return pd.Series(ArrowStringArray(key, dtype=dtype), index=plays.index)
 
