@@ -179,3 +179,14 @@ def test_backlog_is_the_minutes_maximum_so_a_burst_drained_within_a_minute_shows
     # a finish at the same instant as a write: the write counts first
     assert backlog_maximum(np.array([5.0, 6.0]), np.array([6.0]), 0.0, 1).tolist() == [2]
     assert backlog_maximum(np.array([]), np.array([]), 0.0, 2).tolist() == [0, 0]
+
+
+def test_the_readme_states_the_memory_estimate_the_command_uses() -> None:
+    """README: "the estimate is 256 MiB plus 640 bytes a play ... the hour ... needs 21.7 GiB"."""
+    from pathlib import Path
+
+    from streamsim.workbench.scale.command import BYTES_PER_PLAY, FIXED_BYTES, memory_needed
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    assert f"{FIXED_BYTES // 2**20} MiB plus {BYTES_PER_PLAY} bytes a play" in readme
+    assert f"needs {memory_needed(10_000 * 3600) / 2**30:.1f} GiB" in readme
