@@ -32,6 +32,18 @@ from streamsim.workbench.scale.writer import (
 )
 
 
+def _write_rows(stream: InMemoryStream, rows: PlayRows, plays: pd.DataFrame, sent: Any) -> None:
+    """The plays written in bulk, as ``simulate_scale`` writes them (sizes and hashes given)."""
+    stream.write_rows(
+        rows,
+        np.arange(len(rows)),
+        sent,
+        play_record_sizes(plays, sent),
+        route_hashes(plays["player_id"]),
+        play_image_json_sizes(rows),
+    )
+
+
 def _bulk_stream(seed: int, start: float = 1.7e9) -> tuple[InMemoryStream, pd.DataFrame]:
     plays, sent = synthetic_plays(ScaleScenario(rate=80, seconds=5, players=25, seed=seed), start)
     rng = random.Random(seed)
@@ -43,14 +55,7 @@ def _bulk_stream(seed: int, start: float = 1.7e9) -> tuple[InMemoryStream, pd.Da
     rows = PlayRows.from_frame(plays, sent)
     now = [float(sent[-1]) + 1]
     stream = InMemoryStream("Plays", clock=lambda: now[0], shards=3, partition_key="player_id")
-    stream.write_rows(
-        rows,
-        np.arange(len(rows)),
-        sent,
-        play_record_sizes(plays, sent),
-        route_hashes(plays["player_id"]),
-        play_image_json_sizes(rows),
-    )
+    _write_rows(stream, rows, plays, sent)
     return stream, plays
 
 
@@ -127,14 +132,7 @@ def test_a_shard_with_single_writes_trimmed_serves_rows_as_the_records_give_them
     now = [float(sent[0]) - 90_000.0]
     stream = InMemoryStream("Plays", clock=lambda: now[0], shards=1, partition_key="player_id")
     stream.write(rows.keys(0), rows.new_image(0), at=now[0] + 0.1234567)
-    stream.write_rows(
-        rows,
-        np.arange(len(rows)),
-        sent,
-        play_record_sizes(plays, sent),
-        route_hashes(plays["player_id"]),
-        play_image_json_sizes(rows),
-    )
+    _write_rows(stream, rows, plays, sent)
     now[0] = float(sent[-1]) + 1
     blocks = _blocks(stream, limit=17)
     assert sum(len(b) for b in blocks) == len(plays)  # the single write is gone
