@@ -306,11 +306,6 @@ def stream_record_size(
     return size
 
 
-def lambda_event(records: list[StreamRecord]) -> dict[str, Any]:
-    """The invoke payload: ``{"Records": [...]}``."""
-    return {"Records": [r.event for r in records]}
-
-
 def _binary_as_base64(image: dict[str, Any]) -> dict[str, Any]:
     """Binary attributes as the Lambda event carries them: ``B`` a base64 string, ``BS`` a list
     of them ([R] ``"binary_key": {"B": "Zm9vYmFy"}`` for b"foobar"; AttributeValue JSON [API]).

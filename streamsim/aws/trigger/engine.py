@@ -630,7 +630,7 @@ class Trigger:
                 deadline = lane.queue[0][1] + window
                 while (
                     lane.count < self.mapping.batch_size
-                    and self._queued_bytes(lane) < self.timing.max_payload_bytes
+                    and lane.queued_bytes < self.timing.max_payload_bytes
                     and self.clock.now() < deadline
                     and not self._stopping
                 ):
@@ -744,10 +744,6 @@ class Trigger:
         if self._batching:
             lane.queued_bytes -= int(batch.payload_bytes.sum())
         return batch
-
-    @staticmethod
-    def _queued_bytes(lane: _Lane) -> int:
-        return lane.queued_bytes
 
     def _deliver(
         self, state: _ShardState, lane: _Lane, batch: RecordBlock, retries: int
